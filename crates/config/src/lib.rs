@@ -1,0 +1,34 @@
+//! Reads what the user wrote: `modules.toml` and the values of global flags, into typed,
+//! validated values that carry their file, line and column for messages.
+//!
+//! [`Config::parse`] turns the text of a `modules.toml` into a [`Config`] of [`ModuleEntry`]
+//! values, reporting every problem at once as [`Diagnostics`]; [`Config::resolve_paths`] then
+//! anchors relative paths at the configuration file. [`RoutePattern`] is the route type the
+//! server matches requests with, and [`parse_env_file`] reads `--env-file` files.
+//!
+//! This crate does no network I/O and knows nothing of wasm: fetching modules is
+//! `wagi-loader`'s job and running them is `wagi-cgi`'s. Parsing works on a `&str`, so tests
+//! never touch the disk.
+//!
+//! ```
+//! let text = "[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n";
+//! let (config, warnings) = wagi_config::Config::parse(text, "modules.toml").expect("valid");
+//! assert_eq!(config.modules[0].route.to_string(), "/hello");
+//! assert!(warnings.is_empty());
+//! ```
+#![deny(missing_docs)]
+
+mod diagnostic;
+mod env_vars;
+mod module_ref;
+mod modules_toml;
+mod resolve;
+mod route;
+mod units;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
+pub use module_ref::{ModuleRef, ModuleRefError};
+pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, ParseResult, Volume};
+pub use route::{RouteError, RouteMatch, RoutePattern};
+pub use units::{UnitError, parse_byte_size, parse_duration};
