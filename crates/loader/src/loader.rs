@@ -82,8 +82,7 @@ impl Loader {
 }
 
 async fn load_file(path: &Path) -> Result<LoadedModule, LoadError> {
-    let bytes =
-        tokio::fs::read(path).await.map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let bytes = tokio::fs::read(path).await.map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
     let bytes = to_binary(bytes).map_err(|source| LoadError::InvalidWat { path: path.to_owned(), source })?;
     let digest = Digest::of(&bytes);
     Ok(LoadedModule { bytes: bytes.into(), digest })

@@ -1,1 +1,104 @@
-fn main() {}
+//! The `wagi` binary: parses the command line, loads the configuration and serves it.
+
+mod cli;
+mod startup;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, ServeArgs};
+use crate::startup::ConfigError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Check(source)) => check(&source).await,
+            None => serve(cli.serve).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => match error.downcast_ref::<ConfigError>() {
+            Some(ConfigError(diagnostics)) => {
+                for diagnostic in &diagnostics.0 {
+                    eprintln!("error: {diagnostic}");
+                }
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn check(source: &cli::SourceArgs) -> Result<()> {
+    let loaded = startup::load(source).await?;
+    let mut out = std::io::stdout().lock();
+    for (route, entrypoint, module) in &loaded.summary {
+        writeln!(out, "{route}\t{entrypoint}\t{module}")?;
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    if args.tls_cert.is_some() {
+        return Err(startup::usage("TLS (`--tls-cert`/`--tls-key`) is not supported yet"));
+    }
+    if args.cache.is_some() {
+        tracing::warn!("`--cache` is accepted for compatibility and has no effect");
+    }
+    let loaded = startup::load(&args.source).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on `{}`", args.listen))?;
+    let addr = listener.local_addr().context("cannot read the listening address")?;
+    let options = wagi_server::ServerOptions { default_host: args.hostname, ..wagi_server::ServerOptions::default() };
+    println!("Ready: serving on {}", wagi_server::local_url(addr, options.https));
+    std::io::stdout().flush().ok();
+    tracing::info!(routes = loaded.table.routes().len(), pooling = loaded.runtime.is_pooling(), "serving");
+    wagi_server::serve(listener, std::sync::Arc::new(loaded.table), options, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}

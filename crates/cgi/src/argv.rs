@@ -1,0 +1,52 @@
+//! argv for a request: the request path followed by the query string split on `&`, or the
+//! entry's `argv` template.
+
+/// Builds argv the way the original WAGI did.
+///
+/// Without a template: `argv[0]` is the raw request path, followed by the raw query split on
+/// `&` (nothing is decoded; `?` with an empty query adds one empty argument). With a template:
+/// `${SCRIPT_NAME}` becomes the raw request path and `${ARGS}` the query with `&` turned into
+/// spaces, and the result is split on whitespace.
+pub(crate) fn build_argv(template: Option<&str>, raw_path: &str, query: Option<&str>) -> Vec<String> {
+    match template {
+        None => {
+            let mut argv = vec![raw_path.to_owned()];
+            if let Some(query) = query {
+                argv.extend(query.split('&').map(str::to_owned));
+            }
+            argv
+        }
+        Some(template) => {
+            // compat(deislabs/wagi): `${SCRIPT_NAME}` is the full request path, not the CGI
+            // SCRIPT_NAME.
+            let args = query.unwrap_or_default().replace('&', " ");
+            let expanded = template.replace("${SCRIPT_NAME}", raw_path).replace("${ARGS}", &args);
+            expanded.split_whitespace().map(str::to_owned).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(template: Option<&str>, path: &str, query: Option<&str>, expected: &[&str]) {
+        assert_eq!(build_argv(template, path, query), expected, "{template:?} {path} {query:?}");
+    }
+
+    #[test]
+    fn path_then_raw_query_pieces() {
+        check(None, "/foo/bar/baz", Some("a=1&b=x%20y"), &["/foo/bar/baz", "a=1", "b=x%20y"]);
+        check(None, "/foo", None, &["/foo"]);
+        check(None, "/foo", Some(""), &["/foo", ""]);
+        check(None, "/foo", Some("c=d+e"), &["/foo", "c=d+e"]);
+        check(None, "/q", Some("--tamanho&5&--imprime"), &["/q", "--tamanho", "5", "--imprime"]);
+    }
+
+    #[test]
+    fn templates_expand_and_split_on_whitespace() {
+        let template = Some("ruby /env.rb ${SCRIPT_NAME} ${ARGS}");
+        check(template, "/argvt/x/y", Some("p1=v1&p2=v2"), &["ruby", "/env.rb", "/argvt/x/y", "p1=v1", "p2=v2"]);
+        check(template, "/", None, &["ruby", "/env.rb", "/"]);
+    }
+}

@@ -1,0 +1,288 @@
+//! The environment a module sees: RFC 3875 meta-variables, WAGI's `X_*` extensions, one
+//! `HTTP_*` variable per request header, and the operator's configured variables.
+
+use std::collections::HashSet;
+
+use http::header;
+use percent_encoding::percent_decode_str;
+
+use crate::request::CgiRequest;
+
+/// Names of the meta-variables, spelled as RFC 3875 §4.1 and the original WAGI spell them.
+pub(crate) mod names {
+    pub(crate) const AUTH_TYPE: &str = "AUTH_TYPE";
+    pub(crate) const CONTENT_LENGTH: &str = "CONTENT_LENGTH";
+    pub(crate) const CONTENT_TYPE: &str = "CONTENT_TYPE";
+    pub(crate) const GATEWAY_INTERFACE: &str = "GATEWAY_INTERFACE";
+    pub(crate) const HTTPS: &str = "HTTPS";
+    pub(crate) const PATH_INFO: &str = "PATH_INFO";
+    pub(crate) const PATH_TRANSLATED: &str = "PATH_TRANSLATED";
+    pub(crate) const QUERY_STRING: &str = "QUERY_STRING";
+    pub(crate) const REMOTE_ADDR: &str = "REMOTE_ADDR";
+    pub(crate) const REMOTE_HOST: &str = "REMOTE_HOST";
+    pub(crate) const REMOTE_USER: &str = "REMOTE_USER";
+    pub(crate) const REQUEST_METHOD: &str = "REQUEST_METHOD";
+    pub(crate) const SCRIPT_NAME: &str = "SCRIPT_NAME";
+    pub(crate) const SERVER_NAME: &str = "SERVER_NAME";
+    pub(crate) const SERVER_PORT: &str = "SERVER_PORT";
+    pub(crate) const SERVER_PROTOCOL: &str = "SERVER_PROTOCOL";
+    pub(crate) const SERVER_SOFTWARE: &str = "SERVER_SOFTWARE";
+    pub(crate) const X_FULL_URL: &str = "X_FULL_URL";
+    pub(crate) const X_MATCHED_ROUTE: &str = "X_MATCHED_ROUTE";
+    pub(crate) const X_RAW_PATH_INFO: &str = "X_RAW_PATH_INFO";
+
+    /// Every name the server sets itself; configuration cannot replace these.
+    pub(crate) const ALL: &[&str] = &[
+        AUTH_TYPE,
+        CONTENT_LENGTH,
+        CONTENT_TYPE,
+        GATEWAY_INTERFACE,
+        HTTPS,
+        PATH_INFO,
+        PATH_TRANSLATED,
+        QUERY_STRING,
+        REMOTE_ADDR,
+        REMOTE_HOST,
+        REMOTE_USER,
+        REQUEST_METHOD,
+        SCRIPT_NAME,
+        SERVER_NAME,
+        SERVER_PORT,
+        SERVER_PROTOCOL,
+        SERVER_SOFTWARE,
+        X_FULL_URL,
+        X_MATCHED_ROUTE,
+        X_RAW_PATH_INFO,
+    ];
+}
+
+/// Request headers that never become `HTTP_*` variables: credentials and hop-by-hop state
+/// (as in the original), and `Proxy`, which would become `HTTP_PROXY` (httpoxy, CVE-2016-5385).
+const HIDDEN_HEADERS: &[&str] = &["authorization", "connection", "proxy"];
+
+/// The operator's variables for one handler, merged once at load time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StaticEnv {
+    vars: Vec<(String, String)>,
+    names: HashSet<String>,
+}
+
+impl StaticEnv {
+    /// Merges variables in increasing precedence (later pairs replace earlier ones with the
+    /// same name). Names the server sets itself are dropped and returned, so the caller can warn.
+    pub(crate) fn new(pairs: impl IntoIterator<Item = (String, String)>) -> (Self, Vec<String>) {
+        let mut env = Self::default();
+        let mut shadowed = Vec::new();
+        for (name, value) in pairs {
+            if names::ALL.contains(&name.as_str()) {
+                shadowed.push(name);
+            } else if env.names.contains(&name) {
+                if let Some(slot) = env.vars.iter_mut().find(|(n, _)| *n == name) {
+                    slot.1 = value;
+                }
+            } else {
+                env.names.insert(name.clone());
+                env.vars.push((name, value));
+            }
+        }
+        (env, shadowed)
+    }
+}
+
+/// Builds the complete environment for one request.
+///
+/// Configured variables come first; the meta-variables follow and cannot be configured; a
+/// request header never replaces a configured variable (a client must not override what the
+/// operator set).
+pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(String, String)> {
+    let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.headers.keys_len());
+    env.extend(static_env.vars.iter().cloned());
+
+    let route = &request.route;
+    // PATH_INFO is decoded (RFC 3875 §4.1.5); invalid UTF-8 becomes U+FFFD and NUL, which no
+    // environment string can carry, too.
+    let path_info = percent_decode_str(&route.raw_path_info).decode_utf8_lossy().replace('\0', "\u{FFFD}");
+    let query = request.query.as_deref().unwrap_or_default();
+    let content_type = request.headers.get(header::CONTENT_TYPE).map(header_text).unwrap_or_default();
+    let remote_addr = request.remote_addr.to_string();
+    let scheme = if request.https { "https" } else { "http" };
+    let authority = &request.authority;
+    let question_mark = if request.query.is_some() { "?" } else { "" };
+    let full_url =
+        format!("{scheme}://{}:{}{}{question_mark}{query}", authority.name, authority.port, request.raw_path);
+
+    let mut set = |name: &str, value: String| env.push((name.to_owned(), value));
+    set(names::AUTH_TYPE, String::new());
+    set(names::CONTENT_LENGTH, request.body.len().to_string());
+    set(names::CONTENT_TYPE, content_type);
+    set(names::GATEWAY_INTERFACE, "CGI/1.1".to_owned());
+    if request.https {
+        set(names::HTTPS, "on".to_owned());
+    }
+    set(names::PATH_INFO, path_info.clone());
+    set(names::PATH_TRANSLATED, path_info);
+    set(names::QUERY_STRING, query.to_owned());
+    set(names::REMOTE_ADDR, remote_addr.clone());
+    set(names::REMOTE_HOST, remote_addr);
+    set(names::REMOTE_USER, String::new());
+    set(names::REQUEST_METHOD, request.method.clone());
+    set(names::SCRIPT_NAME, route.script_name.clone());
+    set(names::SERVER_NAME, authority.name.clone());
+    set(names::SERVER_PORT, authority.port.to_string());
+    set(names::SERVER_PROTOCOL, request.protocol.to_owned());
+    set(names::SERVER_SOFTWARE, "WAGI/1".to_owned());
+    set(names::X_FULL_URL, full_url);
+    set(names::X_MATCHED_ROUTE, route.pattern.clone());
+    set(names::X_RAW_PATH_INFO, route.raw_path_info.clone());
+
+    for name in request.headers.keys() {
+        if HIDDEN_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        let var_name = http_var_name(name.as_str());
+        if static_env.names.contains(&var_name) {
+            continue;
+        }
+        // RFC 3875 §4.1.18: repeated headers are joined into one value with the same meaning.
+        let separator = if name == header::COOKIE { "; " } else { ", " };
+        let value = request.headers.get_all(name).iter().map(header_text).collect::<Vec<_>>().join(separator);
+        env.push((var_name, value));
+    }
+    env
+}
+
+fn http_var_name(header_name: &str) -> String {
+    let mut var = String::with_capacity(5 + header_name.len());
+    var.push_str("HTTP_");
+    var.extend(header_name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+    var
+}
+
+/// Header values are bytes; modules get them as text, with invalid UTF-8 replaced.
+fn header_text(value: &http::HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderValue};
+
+    use super::*;
+    use crate::request::{MatchedRoute, ServerAuthority};
+
+    fn request(headers: &[(&'static str, &'static str)]) -> CgiRequest {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        CgiRequest {
+            method: "POST".into(),
+            raw_path: "/foo/bar/baz".into(),
+            query: Some("a=1&b=x%20y".into()),
+            protocol: "HTTP/1.1",
+            headers: map,
+            body: Bytes::from_static(b"hello"),
+            remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            https: false,
+            authority: ServerAuthority { name: "localhost".into(), port: 3000 },
+            route: MatchedRoute {
+                script_name: "/foo".into(),
+                raw_path_info: "/bar/baz".into(),
+                pattern: "/foo/...".into(),
+            },
+        }
+    }
+
+    fn render(env: &[(String, String)]) -> Vec<String> {
+        let mut lines: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn worked_example_of_the_reference() {
+        let request = request(&[
+            ("host", "localhost:3000"),
+            ("user-agent", "curl/8"),
+            ("accept", "*/*"),
+            ("content-length", "5"),
+            ("content-type", "text/plain"),
+        ]);
+        let env = build_env(&request, &StaticEnv::default());
+        assert_eq!(
+            render(&env),
+            [
+                "AUTH_TYPE=",
+                "CONTENT_LENGTH=5",
+                "CONTENT_TYPE=text/plain",
+                "GATEWAY_INTERFACE=CGI/1.1",
+                "HTTP_ACCEPT=*/*",
+                "HTTP_CONTENT_LENGTH=5",
+                "HTTP_CONTENT_TYPE=text/plain",
+                "HTTP_HOST=localhost:3000",
+                "HTTP_USER_AGENT=curl/8",
+                "PATH_INFO=/bar/baz",
+                "PATH_TRANSLATED=/bar/baz",
+                "QUERY_STRING=a=1&b=x%20y",
+                "REMOTE_ADDR=127.0.0.1",
+                "REMOTE_HOST=127.0.0.1",
+                "REMOTE_USER=",
+                "REQUEST_METHOD=POST",
+                "SCRIPT_NAME=/foo",
+                "SERVER_NAME=localhost",
+                "SERVER_PORT=3000",
+                "SERVER_PROTOCOL=HTTP/1.1",
+                "SERVER_SOFTWARE=WAGI/1",
+                "X_FULL_URL=http://localhost:3000/foo/bar/baz?a=1&b=x%20y",
+                "X_MATCHED_ROUTE=/foo/...",
+                "X_RAW_PATH_INFO=/bar/baz",
+            ]
+        );
+    }
+
+    #[test]
+    fn path_info_is_percent_decoded() {
+        let mut request = request(&[]);
+        request.route.raw_path_info = "/a%2Fb%3bc+d%C3%A9%FF%00".into();
+        let env = build_env(&request, &StaticEnv::default());
+        let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("PATH_INFO"), Some("/a/b;c+dé\u{FFFD}\u{FFFD}"));
+        assert_eq!(get("X_RAW_PATH_INFO"), Some("/a%2Fb%3bc+d%C3%A9%FF%00"));
+    }
+
+    #[test]
+    fn secrets_hop_by_hop_and_proxy_headers_are_hidden() {
+        let request = request(&[("authorization", "Basic x"), ("connection", "close"), ("proxy", "http://evil")]);
+        let env = build_env(&request, &StaticEnv::default());
+        assert!(
+            env.iter().all(|(k, _)| !matches!(k.as_str(), "HTTP_AUTHORIZATION" | "HTTP_CONNECTION" | "HTTP_PROXY"))
+        );
+    }
+
+    #[test]
+    fn repeated_headers_are_joined_and_cookies_with_semicolons() {
+        let request = request(&[("x-d", "1"), ("x-d", "2"), ("cookie", "a=1"), ("cookie", "b=2")]);
+        let env = build_env(&request, &StaticEnv::default());
+        assert!(env.contains(&("HTTP_X_D".into(), "1, 2".into())));
+        assert!(env.contains(&("HTTP_COOKIE".into(), "a=1; b=2".into())));
+    }
+
+    #[test]
+    fn configured_variables_merge_and_cannot_be_overridden_by_clients() {
+        let pairs = [("A", "module"), ("HTTP_X_OVR", "operator"), ("A", "global"), ("SERVER_NAME", "no")];
+        let (static_env, shadowed) = StaticEnv::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(shadowed, ["SERVER_NAME"]);
+        let mut request = request(&[("x-ovr", "client")]);
+        request.https = true;
+        let env = build_env(&request, &static_env);
+        let values = |name: &str| env.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+        assert_eq!(values("A"), ["global"]);
+        assert_eq!(values("HTTP_X_OVR"), ["operator"]);
+        assert_eq!(values("SERVER_NAME"), ["localhost"]);
+        assert_eq!(values("HTTPS"), ["on"]);
+        assert_eq!(values("X_FULL_URL"), ["https://localhost:3000/foo/bar/baz?a=1&b=x%20y"]);
+    }
+}

@@ -1,0 +1,148 @@
+//! The shared wasm engine: configuration for serving (pooled instances, epoch interruption),
+//! compiling modules and preparing handlers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
+
+use crate::error::Error;
+use crate::handler::State;
+
+/// How the engine is set up for serving.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Instances that may exist at once; sizes the instance pool.
+    pub max_instances: u32,
+    /// The largest linear memory any handler may use, in bytes; sizes each pool slot.
+    pub max_memory: u64,
+    /// Bytes of each memory slot kept resident between instances instead of being returned to
+    /// the kernel. Resetting with `memset` instead of `madvise` avoids TLB shootdowns, which
+    /// otherwise make two threads slower than one.
+    pub memory_keep_resident: usize,
+    /// How often running guests yield to other tasks.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_instances: 256,
+            max_memory: 256 << 20,
+            memory_keep_resident: 2 << 20,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// A compiled module, shareable across threads and handlers.
+#[derive(Clone, Debug)]
+pub struct CompiledModule(pub(crate) Module);
+
+/// The wasm engine plus the linker every module is linked with.
+///
+/// Compiling ([`Runtime::compile`]) is CPU-heavy and belongs before serving or on a blocking
+/// thread; preparing a handler ([`Runtime::prepare`](crate::Runtime::prepare)) resolves imports
+/// once, so a request only instantiates.
+#[derive(Debug)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<State>,
+    pooling: bool,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Configures the engine. The pooling allocator is tried first; where the address space is
+    /// too small for it, instances are allocated on demand instead (logged once).
+    pub fn new(options: &EngineOptions) -> Result<Self, Error> {
+        let (engine, pooling) = match Engine::new(&engine_config(options, true)) {
+            Ok(engine) => (engine, true),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "pooling allocator unavailable, allocating instances on demand");
+                let engine =
+                    Engine::new(&engine_config(options, false)).map_err(|e| Error::Engine(format!("{e:#}")))?;
+                (engine, false)
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        link_host_functions(&mut linker)?;
+        let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
+        Ok(Self { engine, linker, pooling, _ticker: ticker })
+    }
+
+    /// Whether instances come from the pre-allocated pool.
+    pub fn is_pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// Compiles binary wasm.
+    pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, Error> {
+        Module::new(&self.engine, wasm).map(CompiledModule).map_err(|e| Error::Compile(format!("{e:#}")))
+    }
+}
+
+/// Every host function a module can import. This is the one place the linker is built, so
+/// further host APIs (such as outbound HTTP) are added here.
+fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
+    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi)
+        .map_err(|e| Error::Engine(format!("{e:#}")))
+}
+
+fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    if pooling {
+        let max_memory = usize::try_from(options.max_memory).unwrap_or(usize::MAX);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(options.max_instances)
+            .total_memories(options.max_instances)
+            .total_tables(options.max_instances)
+            .total_stacks(options.max_instances)
+            .max_memory_size(max_memory)
+            .linear_memory_keep_resident(options.memory_keep_resident)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(64 << 10)
+            .max_unused_warm_slots(options.max_instances.min(100));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// A thread that advances the engine's epoch every tick, so running guests yield regularly.
+#[derive(Debug)]
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("wagi-epoch".to_owned())
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            tracing::error!("cannot start the epoch thread; long-running guests will not yield");
+        }
+        Self { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

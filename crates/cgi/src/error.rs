@@ -1,0 +1,106 @@
+//! Errors: [`CgiError`] for one request, [`Error`] for loading and preparing modules.
+
+use std::time::Duration;
+
+/// Why one request did not produce a response. The server maps each variant to a status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CgiError {
+    /// stdout never contained the empty line that ends the header block.
+    #[error("the module's output has no empty line ending the CGI headers")]
+    MissingHeaderEnd,
+    /// None of `Content-Type`, `Status` or `Location` (RFC 3875 §6.2).
+    #[error("the module's output has none of `Content-Type`, `Status` or `Location`")]
+    MissingRequiredHeader,
+    /// The header block is not text.
+    #[error("the module's CGI headers are not UTF-8")]
+    HeaderNotUtf8,
+    /// `Status` is not a three-digit code.
+    #[error("the module sent an invalid `Status` header `{0}`")]
+    InvalidStatus(String),
+    /// A header name HTTP cannot carry.
+    #[error("the module sent an invalid header name `{0}`")]
+    InvalidHeaderName(String),
+    /// A header value HTTP cannot carry (e.g. a control character).
+    #[error("the module sent an invalid value for header `{name}`")]
+    InvalidHeaderValue {
+        /// The header's name.
+        name: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// The module wrote more to stdout than allowed.
+    #[error("the module wrote more than {limit} bytes to stdout")]
+    OutputTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The module called `proc_exit` with a non-zero code.
+    #[error("the module exited with code {0}")]
+    Exit(i32),
+    /// The module trapped (unreachable, out-of-bounds access, stack overflow, memory limit…).
+    #[error("the module trapped: {0}")]
+    Trap(String),
+    /// The request ran past its deadline and the instance was stopped.
+    #[error("the module did not finish within {0:?}")]
+    Timeout(Duration),
+    /// The instance could not be created (e.g. no free instance slot).
+    #[error("the module could not be instantiated: {0}")]
+    Instantiate(String),
+    /// A volume could not be opened for this request.
+    #[error("volume `{guest_path}` could not be opened: {reason}")]
+    Volume {
+        /// The path the module would have seen.
+        guest_path: String,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+/// Why a module could not be compiled or prepared for serving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The wasm engine could not be configured.
+    #[error("cannot configure the wasm engine: {0}")]
+    Engine(String),
+    /// The module is not valid wasm, or uses features we do not enable.
+    #[error("cannot compile the module: {0}")]
+    Compile(String),
+    /// The module imports something the runtime does not provide.
+    #[error("cannot link the module: {0}")]
+    Link(String),
+    /// The entrypoint is not exported.
+    #[error("the module does not export the entrypoint `{0}`")]
+    MissingEntrypoint(String),
+    /// The entrypoint is not a function taking and returning nothing.
+    #[error("the entrypoint `{name}` must be a function with no parameters and no results, found {found}")]
+    EntrypointSignature {
+        /// The export's name.
+        name: String,
+        /// What it actually is.
+        found: String,
+    },
+    /// A volume directory cannot be opened.
+    #[error("volume `{guest_path}` cannot open `{host_path}`: {reason}")]
+    Volume {
+        /// The path the module would see.
+        guest_path: String,
+        /// The host directory.
+        host_path: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The module's stderr log cannot be created.
+    #[error("cannot create the stderr log `{path}`")]
+    Log {
+        /// The log file.
+        path: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `_routes` failed or printed something that is not a route table.
+    #[error("`_routes` failed: {0}")]
+    Routes(String),
+}

@@ -1,0 +1,254 @@
+//! Handlers: a module prepared for one route, and running it for a request.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::argv::build_argv;
+use crate::cgi_env::{StaticEnv, build_env};
+use crate::engine::{CompiledModule, Runtime};
+use crate::error::{CgiError, Error};
+use crate::output::{OutputCapture, Overflow};
+use crate::request::CgiRequest;
+use crate::response::{CgiResponse, parse_cgi_output};
+use crate::routes::{SubRoute, parse_routes_output};
+
+/// The per-instance state: the WASI context and the resource limits.
+pub(crate) struct State {
+    pub(crate) wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Everything about one route's module that does not depend on the request.
+#[derive(Clone, Debug)]
+pub struct HandlerSpec {
+    /// A name for logs, usually the module reference.
+    pub name: String,
+    /// The export called per request.
+    pub entrypoint: String,
+    /// The `argv` template, if any.
+    pub argv_template: Option<String>,
+    /// Configured variables, in increasing precedence (later pairs win).
+    pub environment: Vec<(String, String)>,
+    /// Directories the module may see.
+    pub volumes: Vec<VolumeSpec>,
+    /// Limits for each request.
+    pub limits: Limits,
+    /// Where the module's stderr is appended; `None` discards it.
+    pub stderr_log: Option<PathBuf>,
+}
+
+/// A host directory made visible to a module.
+#[derive(Clone, Debug)]
+pub struct VolumeSpec {
+    /// The path the module sees.
+    pub guest_path: String,
+    /// The host directory (absolute).
+    pub host_path: PathBuf,
+    /// Whether the module may only read.
+    pub read_only: bool,
+}
+
+/// Per-request limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Wall-clock time for one request, instantiation included.
+    pub timeout: Duration,
+    /// Linear memory per instance, in bytes.
+    pub max_memory: u64,
+    /// Bytes of stdout kept; past it the request fails.
+    pub max_output: usize,
+    /// Bytes of stderr kept per request; the rest is dropped.
+    pub max_stderr: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(30), max_memory: 256 << 20, max_output: 64 << 20, max_stderr: 1 << 20 }
+    }
+}
+
+/// A module ready to answer requests for one route: linked once, instantiated per request.
+pub struct Handler {
+    pre: InstancePre<State>,
+    spec: HandlerSpec,
+    static_env: StaticEnv,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler").field("spec", &self.spec).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Links `module` for `spec`: checks the entrypoint, resolves imports and merges the static
+    /// environment, so a request only has to instantiate.
+    pub fn prepare(&self, module: &CompiledModule, spec: HandlerSpec) -> Result<Handler, Error> {
+        check_entrypoint(module, &spec.entrypoint)?;
+        let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
+        let (static_env, shadowed) = StaticEnv::new(spec.environment.iter().cloned());
+        for name in shadowed {
+            tracing::warn!(module = %spec.name, variable = %name, "a configured variable cannot replace a CGI variable; ignoring it");
+        }
+        for volume in &spec.volumes {
+            if !volume.host_path.is_dir() {
+                return Err(Error::Volume {
+                    guest_path: volume.guest_path.clone(),
+                    host_path: volume.host_path.display().to_string(),
+                    reason: "not a directory".to_owned(),
+                });
+            }
+        }
+        if let Some(log) = &spec.stderr_log {
+            create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
+        }
+        Ok(Handler { pre, spec, static_env })
+    }
+
+    /// Calls the module's `_routes` export, if it has one, and parses the routes it prints.
+    pub async fn discover_routes(
+        &self,
+        module: &CompiledModule,
+        timeout: Duration,
+        max_memory: u64,
+    ) -> Result<Option<Vec<SubRoute>>, Error> {
+        const ROUTES: &str = "_routes";
+        if module.0.get_export(ROUTES).is_none() {
+            return Ok(None);
+        }
+        check_entrypoint(module, ROUTES)?;
+        let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
+        let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
+        let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).build_p1();
+        let limits = Limits { timeout, max_memory, ..Limits::default() };
+        run(&pre, wasi, ROUTES, &limits, &stdout).await.map_err(|e| Error::Routes(e.to_string()))?;
+        parse_routes_output(&stdout.take()).map(Some).map_err(Error::Routes)
+    }
+}
+
+impl Handler {
+    /// What this handler was prepared from.
+    pub fn spec(&self) -> &HandlerSpec {
+        &self.spec
+    }
+
+    /// Runs the module for one request and parses its output.
+    pub async fn handle(&self, request: &CgiRequest) -> Result<CgiResponse, CgiError> {
+        let stdout = OutputCapture::new(self.spec.limits.max_output, Overflow::Fail);
+        let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
+        let wasi = self.wasi_context(request, &stdout, &stderr)?;
+        let outcome = run(&self.pre, wasi, &self.spec.entrypoint, &self.spec.limits, &stdout).await;
+        self.log_stderr(&stderr).await;
+        outcome?;
+        parse_cgi_output(stdout.take())
+    }
+
+    fn wasi_context(
+        &self,
+        request: &CgiRequest,
+        stdout: &OutputCapture,
+        stderr: &OutputCapture,
+    ) -> Result<WasiP1Ctx, CgiError> {
+        let argv = build_argv(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref());
+        let env = build_env(request, &self.static_env);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .args(&argv)
+            .envs(&env)
+            .stdin(MemoryInputPipe::new(request.body.clone()))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone());
+        for volume in &self.spec.volumes {
+            let perms = if volume.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+            builder
+                .preopened_dir(&volume.host_path, &volume.guest_path, perms)
+                .map_err(|e| CgiError::Volume { guest_path: volume.guest_path.clone(), reason: format!("{e:#}") })?;
+        }
+        Ok(builder.build_p1())
+    }
+
+    async fn log_stderr(&self, stderr: &OutputCapture) {
+        let bytes = stderr.take();
+        if bytes.is_empty() {
+            return;
+        }
+        tracing::debug!(module = %self.spec.name, bytes = bytes.len(), "module wrote to stderr");
+        if stderr.overflowed() {
+            tracing::warn!(module = %self.spec.name, limit = stderr.limit(), "module stderr truncated");
+        }
+        let Some(path) = &self.spec.stderr_log else { return };
+        if let Err(error) = append(path, &bytes).await {
+            tracing::warn!(path = %path.display(), %error, "cannot append to the module's stderr log");
+        }
+    }
+}
+
+/// Instantiates and calls `entrypoint` with a deadline, yielding to other tasks every epoch.
+async fn run(
+    pre: &InstancePre<State>,
+    wasi: WasiP1Ctx,
+    entrypoint: &str,
+    limits: &Limits,
+    stdout: &OutputCapture,
+) -> Result<(), CgiError> {
+    let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
+    let store_limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
+    let mut store = Store::new(pre.module().engine(), State { wasi, limits: store_limits });
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let call = async {
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, entrypoint)
+            .map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
+        func.call_async(&mut store, ()).await.or_else(classify)
+    };
+    let result = tokio::time::timeout(limits.timeout, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?;
+    if stdout.overflowed() {
+        return Err(CgiError::OutputTooLarge { limit: stdout.limit() });
+    }
+    result
+}
+
+/// Turns a failed call into our error; `proc_exit(0)` is success.
+fn classify(error: wasmtime::Error) -> Result<(), CgiError> {
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return if exit.0 == 0 { Ok(()) } else { Err(CgiError::Exit(exit.0)) };
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return Err(CgiError::Trap(trap.to_string()));
+    }
+    Err(CgiError::Trap(format!("{error:#}")))
+}
+
+fn check_entrypoint(module: &CompiledModule, name: &str) -> Result<(), Error> {
+    match module.0.get_export(name) {
+        Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => Ok(()),
+        Some(ExternType::Func(func)) => {
+            Err(Error::EntrypointSignature { name: name.to_owned(), found: format!("{func}") })
+        }
+        Some(other) => Err(Error::EntrypointSignature { name: name.to_owned(), found: format!("{other:?}") }),
+        None => Err(Error::MissingEntrypoint(name.to_owned())),
+    }
+}
+
+fn create_log(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop)
+}
+
+async fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
+}

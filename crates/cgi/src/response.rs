@@ -1,0 +1,167 @@
+//! Parsing a module's stdout into an HTTP response: the CGI header block, then the body.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode, header};
+
+use crate::error::CgiError;
+
+/// A module's answer, ready to send.
+#[derive(Clone, Debug)]
+pub struct CgiResponse {
+    /// The status: `Status`, else 302 when `Location` is given, else 200.
+    pub status: StatusCode,
+    /// The headers in the order the module wrote them; repeated names are all kept.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body, byte-exact.
+    pub body: Bytes,
+}
+
+/// Headers the server manages itself; a module's values for them are dropped, so that framing
+/// always matches the body actually sent.
+const SERVER_MANAGED: [HeaderName; 3] = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];
+
+/// Splits `output` at the end of the CGI header block: the first empty line, ignoring CR bytes
+/// (so both `\n\n` and `\r\n\r\n` end it). Returns the header bytes without CRs and the body.
+fn split_header_block(output: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut header = Vec::new();
+    let mut at_line_start = true;
+    for (idx, &byte) in output.iter().enumerate() {
+        match byte {
+            b'\r' => {}
+            b'\n' if at_line_start => return Some((header, idx + 1)),
+            b'\n' => {
+                header.push(byte);
+                at_line_start = true;
+            }
+            _ => {
+                header.push(byte);
+                at_line_start = false;
+            }
+        }
+    }
+    None
+}
+
+/// Parses the whole stdout of a module (RFC 3875 §6).
+pub(crate) fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
+    let (header_block, body_start) = split_header_block(&output).ok_or(CgiError::MissingHeaderEnd)?;
+    let header_text = std::str::from_utf8(&header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
+
+    let mut status = None;
+    let mut location = false;
+    let mut content_type = false;
+    let mut headers = Vec::new();
+    for line in header_text.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            // compat(deislabs/wagi): a header line without `:` is skipped, not an error.
+            tracing::debug!(line, "skipping a CGI header line without `:`");
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("status") {
+            status = Some(parse_status(value)?);
+            continue;
+        }
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| CgiError::InvalidHeaderName(name.to_owned()))?;
+        let header_value = HeaderValue::from_str(value)
+            .map_err(|_| CgiError::InvalidHeaderValue { name: name.to_owned(), value: value.to_owned() })?;
+        location |= header_name == header::LOCATION;
+        content_type |= header_name == header::CONTENT_TYPE;
+        if !SERVER_MANAGED.contains(&header_name) {
+            headers.push((header_name, header_value));
+        }
+    }
+    // An explicit Status wins over the 302 implied by Location, whatever their order.
+    let status = match (status, location, content_type) {
+        (Some(status), _, _) => status,
+        (None, true, _) => StatusCode::FOUND,
+        (None, false, true) => StatusCode::OK,
+        (None, false, false) => return Err(CgiError::MissingRequiredHeader),
+    };
+    Ok(CgiResponse { status, headers, body: output.slice(body_start..) })
+}
+
+/// `Status: 404 Not Found`: the three digits before the first space.
+fn parse_status(value: &str) -> Result<StatusCode, CgiError> {
+    let code = value.split_whitespace().next().unwrap_or_default();
+    (code.len() == 3)
+        .then(|| StatusCode::from_bytes(code.as_bytes()).ok())
+        .flatten()
+        .ok_or_else(|| CgiError::InvalidStatus(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(output: &'static [u8]) -> Result<CgiResponse, CgiError> {
+        parse_cgi_output(Bytes::from_static(output))
+    }
+
+    fn check(output: &'static [u8], status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let response = parse(output).unwrap_or_else(|e| panic!("{output:?} should parse: {e}"));
+        assert_eq!(response.status.as_u16(), status, "{output:?}");
+        let actual: Vec<(&str, &str)> =
+            response.headers.iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or("<bin>"))).collect();
+        assert_eq!(actual, headers, "{output:?}");
+        assert_eq!(&response.body[..], body, "{output:?}");
+    }
+
+    #[test]
+    fn headers_end_at_the_first_empty_line_and_header_crs_are_ignored() {
+        check(b"Content-Type: text/plain\n\nhello\n", 200, &[("content-type", "text/plain")], b"hello\n");
+        check(
+            b"content-type: text/html\r\n\r\nOh hi world\r\n",
+            200,
+            &[("content-type", "text/html")],
+            b"Oh hi world\r\n",
+        );
+        check(b"Content-Type: a/b\n\n\n\nx", 200, &[("content-type", "a/b")], b"\n\nx");
+        check(b"Content-Type: a/b\r\n\r\n", 200, &[("content-type", "a/b")], b"");
+    }
+
+    #[test]
+    fn status_and_location_in_both_orders() {
+        check(b"Status: 201 Created\nLocation: /x\n\n", 201, &[("location", "/x")], b"");
+        check(b"Location: /x\nStatus: 201\n\n", 201, &[("location", "/x")], b"");
+        check(b"Location: https://example.com/\n\n", 302, &[("location", "https://example.com/")], b"");
+        check(b"Status: 404 Not Found\n\nnope", 404, &[], b"nope");
+    }
+
+    #[test]
+    fn repeated_headers_are_kept_in_order() {
+        check(
+            b"Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nX-A: 1\nX-A: 2\n\n",
+            200,
+            &[("content-type", "text/plain"), ("set-cookie", "a=1"), ("set-cookie", "b=2"), ("x-a", "1"), ("x-a", "2")],
+            b"",
+        );
+    }
+
+    #[test]
+    fn framing_headers_from_the_module_are_dropped_and_lines_without_colon_skipped() {
+        check(
+            b"Content-Type: a/b\nContent-Length: 999\nTransfer-Encoding: chunked\ngarbage line\n\nxy",
+            200,
+            &[("content-type", "a/b")],
+            b"xy",
+        );
+    }
+
+    #[test]
+    fn malformed_output_is_an_error_with_a_reason() {
+        let check_err = |output: &'static [u8], expected: &str| {
+            let error = parse(output).expect_err("malformed");
+            assert_eq!(error.to_string(), expected, "{output:?}");
+        };
+        check_err(b"hello world", "the module's output has no empty line ending the CGI headers");
+        check_err(b"", "the module's output has no empty line ending the CGI headers");
+        check_err(b"X-A: 1\n\nbody", "the module's output has none of `Content-Type`, `Status` or `Location`");
+        check_err(b"Status: abc\n\n", "the module sent an invalid `Status` header `abc`");
+        check_err(b"Status: 99\n\n", "the module sent an invalid `Status` header `99`");
+        check_err(b"Content-Type: a\x01b\n\n", "the module sent an invalid value for header `Content-Type`");
+        check_err(b"Bad Name: x\n\n", "the module sent an invalid header name `Bad Name`");
+        check_err(b"Content-Type: \xff\n\n", "the module's CGI headers are not UTF-8");
+    }
+}

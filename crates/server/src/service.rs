@@ -1,0 +1,125 @@
+//! One request: health check, routing, reading the body, running the module, answering.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, Version, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use wagi_cgi::{CgiRequest, MatchedRoute, ServerAuthority};
+
+use crate::routing::Route;
+use crate::server::ServerState;
+use crate::status::RequestError;
+
+/// The response body type: every response is sent from memory.
+pub(crate) type Body = Full<Bytes>;
+
+/// The built-in health route; it wins over any configured route of the same path.
+const HEALTHZ: &str = "/healthz";
+
+pub(crate) async fn handle(
+    request: Request<Incoming>,
+    state: Arc<ServerState>,
+    remote: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    if path == HEALTHZ {
+        return Ok(plain(StatusCode::OK, "OK"));
+    }
+    let table = state.table();
+    let Some((route, matched)) = table.find(&path) else {
+        tracing::debug!(%method, %path, "no route");
+        return Ok(empty(StatusCode::NOT_FOUND));
+    };
+    let matched = MatchedRoute {
+        script_name: matched.script_name.to_owned(),
+        raw_path_info: matched.raw_path_info.to_owned(),
+        pattern: route.pattern.to_string(),
+    };
+    let response = match run(request, route, matched, &state, remote).await {
+        Ok(response) => response,
+        Err(error) => {
+            let status = error.status();
+            tracing::warn!(%method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
+            plain(status, error.client_message())
+        }
+    };
+    Ok(response)
+}
+
+async fn run(
+    request: Request<Incoming>,
+    route: &Route,
+    matched: MatchedRoute,
+    state: &ServerState,
+    remote: SocketAddr,
+) -> Result<Response<Body>, RequestError> {
+    let (parts, body) = request.into_parts();
+    let limit = route.max_body;
+    if content_length(&parts.headers).is_some_and(|length| length > limit) {
+        return Err(RequestError::BodyTooLarge { limit });
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let body = match Limited::new(body, limit_usize).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+        Err(error) => return Err(RequestError::BodyRead(error.to_string())),
+    };
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let authority = ServerAuthority::derive(
+        host,
+        parts.uri.authority().map(|a| a.as_str()),
+        &state.options.default_host,
+        state.options.https,
+    );
+    let cgi_request = CgiRequest {
+        method: parts.method.as_str().to_owned(),
+        raw_path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        protocol: protocol(parts.version),
+        headers: parts.headers,
+        body,
+        remote_addr: remote.ip(),
+        https: state.options.https,
+        authority,
+        route: matched,
+    };
+    let cgi_response = route.handler.handle(&cgi_request).await?;
+    let mut response = Response::new(Full::new(cgi_response.body));
+    *response.status_mut() = cgi_response.status;
+    let headers = response.headers_mut();
+    for (name, value) in cgi_response.headers {
+        headers.append(name, value);
+    }
+    Ok(response)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    plain(status, Bytes::new())
+}

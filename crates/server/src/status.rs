@@ -1,0 +1,57 @@
+//! The one place request-time errors become HTTP statuses.
+
+use http::StatusCode;
+use wagi_cgi::CgiError;
+
+/// A request that failed before or while its module ran.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RequestError {
+    /// The body is larger than the route accepts.
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    /// The body could not be read from the client.
+    #[error("cannot read the request body: {0}")]
+    BodyRead(String),
+    /// The module failed.
+    #[error(transparent)]
+    Cgi(#[from] CgiError),
+}
+
+impl RequestError {
+    /// The status the client gets.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::Cgi(error) => match error {
+                CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader => StatusCode::INTERNAL_SERVER_ERROR,
+                CgiError::HeaderNotUtf8
+                | CgiError::InvalidStatus(_)
+                | CgiError::InvalidHeaderName(_)
+                | CgiError::InvalidHeaderValue { .. }
+                | CgiError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
+                CgiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                CgiError::Exit(_) | CgiError::Trap(_) | CgiError::Volume { .. } | CgiError::Instantiate(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// A short body for the client, with no internals.
+    pub(crate) fn client_message(&self) -> String {
+        match self {
+            Self::BodyTooLarge { limit } => format!("request body larger than {limit} bytes\n"),
+            Self::BodyRead(_) => "cannot read the request body\n".to_owned(),
+            // compat(deislabs/wagi): the message a module without headers has always produced.
+            Self::Cgi(CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader) => {
+                "Exactly one of 'location' or 'content-type' must be specified".to_owned()
+            }
+            Self::Cgi(_) => {
+                let status = self.status();
+                format!("{}\n", status.canonical_reason().unwrap_or("error"))
+            }
+        }
+    }
+}

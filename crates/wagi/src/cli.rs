@@ -1,0 +1,119 @@
+//! The command line: `wagi -c modules.toml` serves, `wagi check -c modules.toml` validates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use wagi_config::{parse_byte_size, parse_duration, parse_env_arg};
+
+/// WAGI: serve WebAssembly modules as CGI programs.
+#[derive(Debug, Parser)]
+#[command(name = "wagi", version, about, args_conflicts_with_subcommands = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate a configuration, load and compile its modules, and print the route table.
+    Check(SourceArgs),
+}
+
+/// Where the handlers come from.
+#[derive(Debug, Args)]
+pub(crate) struct SourceArgs {
+    /// The modules.toml file that maps routes to modules.
+    #[arg(short = 'c', long = "config", value_name = "MODULES_TOML")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// A bindle id (`name/version`) to serve instead of a modules.toml.
+    #[arg(short = 'b', long = "bindle", value_name = "BINDLE_ID", conflicts_with = "config")]
+    pub(crate) bindle: Option<String>,
+
+    /// The Bindle server URL, including `/v1`.
+    #[arg(long = "bindle-url", env = "BINDLE_URL", value_name = "BINDLE_URL", requires = "bindle")]
+    pub(crate) bindle_url: Option<String>,
+
+    /// A directory of standalone bindles.
+    #[arg(long = "bindle-path", value_name = "DIR", requires = "bindle", conflicts_with = "bindle_url")]
+    pub(crate) bindle_path: Option<PathBuf>,
+
+    /// Where modules fetched from registries are cached.
+    #[arg(long = "module-cache", value_name = "MODULE_CACHE_DIR")]
+    pub(crate) module_cache: Option<PathBuf>,
+
+    /// Global variables for every module, `NAME=VALUE`; repeatable. Overrides `--env-file`.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE", num_args = 1.., value_parser = parse_env_arg)]
+    pub(crate) env: Vec<(String, String)>,
+
+    /// A dotenv file of global variables; repeatable, later files override earlier ones.
+    #[arg(long = "env-file", value_name = "ENV_FILE")]
+    pub(crate) env_file: Vec<PathBuf>,
+
+    /// Where each route's module stderr is appended (`<dir>/<sha256(route)>/module.stderr`).
+    #[arg(long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]
+    pub(crate) log_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// Default limits for every module; a module entry may override each.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Time one request may run before it is stopped with 504.
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Linear memory one instance may use; growing past it traps (500).
+    #[arg(long = "max-memory", value_name = "SIZE", default_value = "256MiB", value_parser = parse_byte_size)]
+    pub(crate) max_memory: u64,
+
+    /// Largest request body accepted; larger gets 413.
+    #[arg(long = "max-body", value_name = "SIZE", default_value = "100MiB", value_parser = parse_byte_size)]
+    pub(crate) max_body: u64,
+
+    /// Most stdout a module may write for one response; more gets 502.
+    #[arg(long = "max-output", value_name = "SIZE", default_value = "64MiB", value_parser = parse_byte_size)]
+    pub(crate) max_output: u64,
+
+    /// Instances that may run at once (sizes the instance pool).
+    #[arg(long = "max-instances", value_name = "N", default_value_t = 256)]
+    pub(crate) max_instances: u32,
+}
+
+/// Flags of the server itself.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+
+    /// The address to listen on, `IP:PORT` (IPv6 as `[::1]:3000`; port 0 picks a free port).
+    #[arg(short = 'l', long = "listen", value_name = "IP_PORT", default_value = "127.0.0.1:3000")]
+    pub(crate) listen: SocketAddr,
+
+    /// `host[:port]` for SERVER_NAME/SERVER_PORT when a request names no host.
+    #[arg(
+        long = "hostname",
+        visible_alias = "default-host",
+        value_name = "HOSTNAME",
+        default_value = "localhost:3000"
+    )]
+    pub(crate) hostname: String,
+
+    /// A PEM certificate chain, to serve HTTPS.
+    #[arg(long = "tls-cert", env = "WAGI_TLS_CERT", value_name = "TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long = "tls-key", env = "WAGI_TLS_KEY", value_name = "TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// A wasmtime cache configuration (accepted for compatibility; compiled modules are kept in memory).
+    #[arg(long = "cache", value_name = "CACHE_TOML")]
+    pub(crate) cache: Option<PathBuf>,
+}

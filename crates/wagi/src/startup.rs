@@ -1,0 +1,224 @@
+//! Startup: configuration -> modules -> compiled handlers -> routing table.
+//!
+//! This is the one place where what the user wrote (`wagi-config`) becomes what runs
+//! (`wagi-cgi` handlers in a `wagi-server` routing table).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use tokio::task::JoinSet;
+use wagi_cgi::{CompiledModule, HandlerSpec, Limits, Runtime, VolumeSpec};
+use wagi_config::{Config, Diagnostic, Diagnostics, ModuleEntry, RoutePattern};
+use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
+use wagi_server::{Route, RoutingTable};
+
+use crate::cli::{LimitArgs, SourceArgs};
+
+/// A problem in what the user wrote: printed as diagnostics, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ConfigError(pub(crate) Diagnostics);
+
+/// Everything needed to serve, built from the configuration.
+pub(crate) struct Loaded {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) table: RoutingTable,
+    /// For `wagi check`: route, entrypoint and module of every route, most specific first.
+    pub(crate) summary: Vec<(String, String, String)>,
+}
+
+/// Reads, validates and loads everything `source` names.
+pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
+    if source.bindle.is_some() {
+        return Err(usage("serving a bindle (`-b`) is not supported yet; use `-c modules.toml`"));
+    }
+    let config_path = source.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
+    let mut config = read_config(config_path)?;
+    let global_env = global_env(source)?;
+
+    let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir("modules"));
+    let loader = Loader::new(ContentCache::new(cache_dir));
+    let modules = load_modules(&loader, &config).await?;
+
+    let limits = &source.limits;
+    let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
+    let engine_options = wagi_cgi::EngineOptions {
+        max_instances: limits.max_instances,
+        max_memory,
+        ..wagi_cgi::EngineOptions::default()
+    };
+    let runtime = Arc::new(Runtime::new(&engine_options).context("cannot start the wasm engine")?);
+    let compiled = compile_all(&runtime, &modules).await?;
+
+    let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir("logs"));
+    let mut routes = Vec::new();
+    let mut summary = Vec::new();
+    for (entry, module) in config.modules.drain(..).zip(&modules) {
+        let compiled = &compiled[&module.digest];
+        let module_name = module_name(&entry);
+        let entry_limits = entry_limits(&entry, limits);
+        let discovered = runtime
+            .discover_routes(compiled, entry_limits.timeout, entry_limits.max_memory)
+            .await
+            .with_context(|| format!("cannot read the routes of module `{module_name}`"))?;
+        // `_routes` lines come first, last printed first, so they win over the parent and over
+        // each other in the original's order.
+        let mut handlers: Vec<(RoutePattern, String)> = discovered
+            .unwrap_or_default()
+            .into_iter()
+            .rev()
+            .map(|sub| (entry.route.join(&sub.route), sub.entrypoint))
+            .collect();
+        handlers.push((entry.route.clone(), entry.entrypoint.clone()));
+        for (pattern, entrypoint) in handlers {
+            let spec = HandlerSpec {
+                name: module_name.clone(),
+                entrypoint: entrypoint.clone(),
+                argv_template: entry.argv.clone(),
+                environment: entry.environment.iter().chain(&global_env).cloned().collect(),
+                volumes: entry
+                    .volumes
+                    .iter()
+                    .map(|v| VolumeSpec {
+                        guest_path: v.guest_path.clone(),
+                        host_path: v.host_path.clone(),
+                        read_only: v.read_only,
+                    })
+                    .collect(),
+                limits: entry_limits,
+                stderr_log: Some(stderr_log(&log_dir, &pattern)),
+            };
+            let handler = runtime
+                .prepare(compiled, spec)
+                .with_context(|| format!("cannot prepare module `{module_name}` for route `{pattern}`"))?;
+            summary.push((pattern.to_string(), entrypoint, module_name.clone()));
+            let max_body = entry.limits.max_body.unwrap_or(limits.max_body);
+            routes.push(Route { pattern, handler: Arc::new(handler), max_body });
+        }
+    }
+    let table = RoutingTable::new(routes);
+    let order: HashMap<String, usize> =
+        table.routes().iter().enumerate().map(|(idx, r)| (r.pattern.to_string(), idx)).collect();
+    summary.sort_by_key(|(route, _, _)| order.get(route).copied().unwrap_or(usize::MAX));
+    Ok(Loaded { runtime, table, summary })
+}
+
+pub(crate) fn usage(message: &str) -> anyhow::Error {
+    anyhow!(ConfigError(Diagnostics(vec![Diagnostic {
+        severity: wagi_config::Severity::Error,
+        source: "wagi".to_owned(),
+        location: wagi_config::Location::default(),
+        item: None,
+        message: message.to_owned(),
+    }])))
+}
+
+fn read_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let source = path.display().to_string();
+    let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
+    let config_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let config_dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_owned());
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    warnings.extend(config.resolve_paths(&config_dir, &cwd).map_err(ConfigError)?);
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
+    Ok(config)
+}
+
+fn global_env(source: &SourceArgs) -> Result<Vec<(String, String)>> {
+    let mut env = Vec::new();
+    for path in &source.env_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        env.extend(wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?);
+    }
+    env.extend(source.env.iter().cloned());
+    Ok(env)
+}
+
+async fn load_modules(loader: &Loader, config: &Config) -> Result<Vec<LoadedModule>> {
+    let mut tasks = JoinSet::new();
+    for (idx, entry) in config.modules.iter().enumerate() {
+        let loader = loader.clone();
+        let reference = entry.module.clone();
+        tasks.spawn(async move { (idx, loader.load(&reference).await) });
+    }
+    let mut loaded: Vec<Option<LoadedModule>> = vec![None; config.modules.len()];
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (idx, result) = joined.context("a module load task failed")?;
+        let entry = &config.modules[idx];
+        match result {
+            Ok(module) => loaded[idx] = Some(module),
+            Err(error @ LoadError::Unsupported { .. }) => errors.push(config.error_at(
+                entry.module_location,
+                Some(format!("module `{}`", entry.route)),
+                error.to_string(),
+            )),
+            Err(error) => {
+                let message = format!("{:#}", anyhow!(error));
+                errors.push(config.error_at(entry.module_location, Some(format!("module `{}`", entry.route)), message));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| d.location);
+        return Err(ConfigError(Diagnostics(errors)).into());
+    }
+    Ok(loaded.into_iter().flatten().collect())
+}
+
+/// Compiles each distinct module once, in parallel, off the async threads.
+async fn compile_all(runtime: &Arc<Runtime>, modules: &[LoadedModule]) -> Result<HashMap<Digest, CompiledModule>> {
+    let mut tasks = JoinSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for module in modules {
+        if !seen.insert(module.digest) {
+            continue;
+        }
+        let runtime = Arc::clone(runtime);
+        let module = module.clone();
+        tasks.spawn_blocking(move || (module.digest, runtime.compile(&module.bytes)));
+    }
+    let mut compiled = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (digest, result) = joined.context("a compile task failed")?;
+        let module = result.with_context(|| format!("cannot compile module `{digest}`"))?;
+        compiled.insert(digest, module);
+    }
+    Ok(compiled)
+}
+
+fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {
+    Limits {
+        timeout: entry.limits.timeout.unwrap_or(global.timeout),
+        max_memory: entry.limits.max_memory.unwrap_or(global.max_memory),
+        max_output: usize::try_from(global.max_output).unwrap_or(usize::MAX),
+        ..Limits::default()
+    }
+}
+
+fn module_name(entry: &ModuleEntry) -> String {
+    match &entry.module {
+        wagi_config::ModuleRef::File(path) => path.display().to_string(),
+        wagi_config::ModuleRef::Oci(reference) => reference.clone(),
+        wagi_config::ModuleRef::Bindle(id) => format!("bindle:{id}"),
+    }
+}
+
+/// `<log-dir>/<sha256(route)>/module.stderr`, the original's layout.
+fn stderr_log(log_dir: &Path, route: &RoutePattern) -> PathBuf {
+    log_dir.join(Digest::of(route.to_string().as_bytes()).to_hex()).join("module.stderr")
+}
+
+/// A stable per-user directory: the cache directory for modules, the state directory for logs.
+fn default_dir(kind: &str) -> PathBuf {
+    let base = match kind {
+        "logs" => dirs::state_dir().or_else(dirs::cache_dir),
+        _ => dirs::cache_dir(),
+    };
+    base.unwrap_or_else(std::env::temp_dir).join("wagi").join(kind)
+}
