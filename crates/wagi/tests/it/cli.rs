@@ -1,0 +1,74 @@
+//! What a user sees when the configuration or the command line is wrong: one message per
+//! problem naming the file and line (or the flag), and exit code 2. Expected output lives in
+//! `tests/ui/<case>.stderr`; `UPDATE_EXPECT=1` rewrites it.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::Site;
+
+fn check(case: &str, site: &Site, args: &[&str]) {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_wagi")).args(args).current_dir(site.dir.path()).output().expect("run wagi");
+    assert_eq!(output.status.code(), Some(2), "{case}: {}", String::from_utf8_lossy(&output.stderr));
+    let site_dir = site.dir.path().display().to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&site_dir, "<site>");
+    let expected_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui").join(format!("{case}.stderr"));
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&expected_path, &stderr).expect("write expected");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    assert_eq!(stderr, expected, "{case} (UPDATE_EXPECT=1 rewrites {})", expected_path.display());
+}
+
+fn site_with(toml: &str) -> Site {
+    let site = Site::new();
+    site.write("hello.wat", "(module (func (export \"_start\")))");
+    site.write("modules.toml", toml);
+    site
+}
+
+#[test]
+fn typo_in_a_field() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\nentrypiont = \"main\"\n");
+    check("typo_field", &site, &["check", "-c", "modules.toml"]);
+}
+
+#[test]
+fn duplicate_route() {
+    let entry = "[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n";
+    let site = site_with(&format!("{entry}\n{entry}"));
+    check("duplicate_route", &site, &["check", "-c", "modules.toml"]);
+}
+
+#[test]
+fn missing_module_file() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"missing.wasm\"\n");
+    check("missing_module_file", &site, &["-c", "modules.toml", "-l", "127.0.0.1:0"]);
+}
+
+#[test]
+fn malformed_env_flag() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
+    check("malformed_env", &site, &["-c", "modules.toml", "-l", "127.0.0.1:0", "--env", "NOEQUALS"]);
+}
+
+#[test]
+fn malformed_env_file() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
+    site.write("vars.env", "GOOD=1\nthis is not a variable\n");
+    check("malformed_env_file", &site, &["-c", "modules.toml", "-l", "127.0.0.1:0", "--env-file", "vars.env"]);
+}
+
+#[test]
+fn unsupported_module_source() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"oci://127.0.0.1:5000/hello:1\"\n");
+    check("unsupported_source", &site, &["check", "-c", "modules.toml"]);
+}
+
+#[test]
+fn bad_listen_address() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
+    check("bad_listen", &site, &["-c", "modules.toml", "-l", "localhost:3000"]);
+}

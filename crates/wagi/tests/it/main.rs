@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `wagi` binary on a loopback port, spoken to over real sockets.
+
+mod cli;
+mod contract;
+mod responses;
+mod routing;
+mod support;

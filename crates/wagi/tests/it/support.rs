@@ -1,0 +1,245 @@
+//! Test support: a real `wagi` process on a free loopback port, a small HTTP/1.1 client over a
+//! real socket, and fixture modules.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long any single wait in a test may take.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A temporary directory holding a modules.toml and its fixtures.
+pub(crate) struct Site {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub(crate) fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file (creating parent directories) and returns its path.
+    pub(crate) fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(&path, content).expect("write fixture");
+        path
+    }
+
+    /// Copies a WAT fixture from `tests/it/wat/` into the site.
+    pub(crate) fn fixture(&self, name: &str) -> PathBuf {
+        self.write(name, fixture_text(name))
+    }
+
+    /// Starts `wagi -c modules.toml` with extra arguments.
+    pub(crate) fn serve(&self, modules_toml: &str, args: &[&str]) -> Server {
+        self.write("modules.toml", modules_toml);
+        Server::start(self, args, &[])
+    }
+}
+
+pub(crate) fn fixture_text(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/wat").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// `dump.wat` with a `_routes` export that prints three sub-routes.
+pub(crate) fn dump_with_routes() -> String {
+    fixture_text("dump.wat")
+        .replace(";; ROUTES", "(func (export \"_routes\") (call $write (i32.const 1152) (i32.const 55)))")
+}
+
+/// What a generated module does after printing its output.
+#[derive(Clone, Copy)]
+pub(crate) enum Then {
+    Return,
+    Exit(i32),
+    Trap,
+}
+
+/// A module that prints `output` to stdout, then returns, exits or traps.
+pub(crate) fn printer(output: &[u8], then: Then) -> String {
+    let escaped: String = output.iter().map(|b| format!("\\{b:02x}")).collect();
+    let ending = match then {
+        Then::Return => String::new(),
+        Then::Exit(code) => format!("(call $proc_exit (i32.const {code}))"),
+        Then::Trap => "unreachable".to_owned(),
+    };
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 1024) "{escaped}")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const {len}))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    {ending}))"#,
+        len = output.len()
+    )
+}
+
+/// A running `wagi`; killed by its process id when dropped.
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) log_dir: PathBuf,
+}
+
+impl Server {
+    pub(crate) fn start(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let log_dir = site.path("logs");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
+        command
+            .arg("-c")
+            .arg(site.path("modules.toml"))
+            .args(["-l", "127.0.0.1:0", "--log-dir"])
+            .arg(&log_dir)
+            .arg("--module-cache")
+            .arg(site.path("cache"))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("start wagi");
+        let stdout = child.stdout.take().expect("piped stdout");
+        // The "Ready" line is printed after the listener is bound: it is the readiness signal.
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let ready = lines.find_map(|line| line.ok()?.strip_prefix("Ready: serving on http://").map(str::to_owned));
+            let _ = sender.send(ready);
+            for _ in lines {}
+        });
+        let ready = receiver.recv_timeout(TIMEOUT).ok().flatten();
+        let Some(addr) = ready else {
+            let _ = child.kill();
+            let status = child.wait().expect("wait");
+            panic!("wagi did not become ready ({status})");
+        };
+        Self { child, addr: addr.parse().expect("listening address"), log_dir }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Response {
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: localhost:3000\r\nConnection: close\r\n\r\n").into_bytes())
+    }
+
+    /// Sends raw request bytes on a new connection and reads one response.
+    pub(crate) fn request(&self, raw: &[u8]) -> Response {
+        let mut connection = self.connect();
+        connection.write_all(raw).expect("send request");
+        read_response(&mut connection, raw.starts_with(b"HEAD"))
+    }
+
+    pub(crate) fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        stream
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `env=` lines of a dump as `NAME=value`, sorted.
+    pub(crate) fn dumped_env(&self) -> Vec<String> {
+        let mut env: Vec<String> =
+            self.text().lines().filter_map(|l| l.strip_prefix("env=")).map(str::to_owned).collect();
+        env.sort();
+        env
+    }
+
+    pub(crate) fn dumped(&self, prefix: &str) -> Vec<String> {
+        self.text().lines().filter_map(|l| l.strip_prefix(prefix)).map(str::to_owned).collect()
+    }
+
+    pub(crate) fn env_var(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.dumped_env().iter().find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+    }
+}
+
+/// Reads one response: status line, headers, and a body framed by Content-Length, chunked
+/// encoding or end of stream.
+pub(crate) fn read_response(stream: &mut TcpStream, head: bool) -> Response {
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("status line");
+    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("header has a colon");
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let mut response = Response { status, headers, body: Vec::new() };
+    if head {
+        return response;
+    }
+    if let Some(length) = response.header("content-length") {
+        let mut body = vec![0; length.parse().expect("content-length")];
+        reader.read_exact(&mut body).expect("body");
+        response.body = body;
+    } else if response.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).expect("chunk size");
+            let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+            response.body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        reader.read_to_end(&mut response.body).expect("body to end");
+    }
+    response
+}
+
+/// The modules.toml line for a module file in the site.
+pub(crate) fn entry(route: &str, module: &str) -> String {
+    format!("[[module]]\nroute = \"{route}\"\nmodule = \"{module}\"\n\n")
+}
