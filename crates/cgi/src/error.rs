@@ -12,6 +12,12 @@ pub enum CgiError {
     /// None of `Content-Type`, `Status` or `Location` (RFC 3875 §6.2).
     #[error("the module's output has none of `Content-Type`, `Status` or `Location`")]
     MissingRequiredHeader,
+    /// The header block is longer than the server accepts.
+    #[error("the module's CGI headers are longer than {limit} bytes")]
+    HeaderTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The header block is not text.
     #[error("the module's CGI headers are not UTF-8")]
     HeaderNotUtf8,

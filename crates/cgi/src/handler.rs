@@ -68,7 +68,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), max_memory: 256 << 20, max_output: 64 << 20, max_stderr: 1 << 20 }
+        Self { timeout: Duration::from_secs(30), max_memory: 256 << 20, max_output: 16 << 20, max_stderr: 1 << 20 }
     }
 }
 

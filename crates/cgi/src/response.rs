@@ -20,15 +20,22 @@ pub struct CgiResponse {
 /// always matches the body actually sent.
 const SERVER_MANAGED: [HeaderName; 3] = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];
 
+/// The largest CGI header block accepted; a module sending more gets 502.
+pub(crate) const MAX_HEADER_BLOCK: usize = 64 << 10;
+
 /// Splits `output` at the end of the CGI header block: the first empty line, ignoring CR bytes
-/// (so both `\n\n` and `\r\n\r\n` end it). Returns the header bytes without CRs and the body.
-fn split_header_block(output: &[u8]) -> Option<(Vec<u8>, usize)> {
+/// (so both `\n\n` and `\r\n\r\n` end it). Returns the header bytes without CRs and the
+/// offset of the body, `Ok(None)` when there is no end, or an error past the size cap.
+fn split_header_block(output: &[u8]) -> Result<Option<(Vec<u8>, usize)>, CgiError> {
     let mut header = Vec::new();
     let mut at_line_start = true;
     for (idx, &byte) in output.iter().enumerate() {
+        if idx >= MAX_HEADER_BLOCK {
+            return Err(CgiError::HeaderTooLarge { limit: MAX_HEADER_BLOCK });
+        }
         match byte {
             b'\r' => {}
-            b'\n' if at_line_start => return Some((header, idx + 1)),
+            b'\n' if at_line_start => return Ok(Some((header, idx + 1))),
             b'\n' => {
                 header.push(byte);
                 at_line_start = true;
@@ -39,12 +46,12 @@ fn split_header_block(output: &[u8]) -> Option<(Vec<u8>, usize)> {
             }
         }
     }
-    None
+    Ok(None)
 }
 
 /// Parses the whole stdout of a module (RFC 3875 §6).
 pub(crate) fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
-    let (header_block, body_start) = split_header_block(&output).ok_or(CgiError::MissingHeaderEnd)?;
+    let (header_block, body_start) = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
     let header_text = std::str::from_utf8(&header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
 
     let mut status = None;
@@ -163,5 +170,8 @@ mod tests {
         check_err(b"Content-Type: a\x01b\n\n", "the module sent an invalid value for header `Content-Type`");
         check_err(b"Bad Name: x\n\n", "the module sent an invalid header name `Bad Name`");
         check_err(b"Content-Type: \xff\n\n", "the module's CGI headers are not UTF-8");
+        let long_line = Bytes::from([b"X-Long: ".as_slice(), &[b'a'; MAX_HEADER_BLOCK], b"\n\n"].concat());
+        let error = parse_cgi_output(long_line).expect_err("too long");
+        assert_eq!(error.to_string(), "the module's CGI headers are longer than 65536 bytes");
     }
 }

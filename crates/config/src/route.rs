@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn exact_beats_wildcard_and_longer_base_beats_shorter() {
         let parse = |t: &str| RoutePattern::parse(t).expect("valid");
-        let mut routes = vec![parse("/..."), parse("/a/..."), parse("/a/b/..."), parse("/z")];
+        let mut routes = [parse("/..."), parse("/a/..."), parse("/a/b/..."), parse("/z")];
         routes.sort_by(RoutePattern::cmp_specificity);
         let texts: Vec<String> = routes.iter().map(ToString::to_string).collect();
         assert_eq!(texts, ["/z", "/a/b/...", "/a/...", "/..."]);

@@ -10,6 +10,7 @@
 //! `wagi` crate builds the table and hands it over.
 #![deny(missing_docs)]
 
+mod admission;
 mod routing;
 mod server;
 mod service;

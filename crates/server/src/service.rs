@@ -35,6 +35,12 @@ pub(crate) async fn handle(
         tracing::debug!(%method, %path, "no route");
         return Ok(empty(StatusCode::NOT_FOUND));
     };
+    let Some(_slot) = state.admission.admit().await else {
+        tracing::warn!(%method, %path, "too many requests running and queued; turning one away");
+        let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "server busy, retry later\n");
+        response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return Ok(response);
+    };
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),

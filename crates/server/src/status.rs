@@ -26,6 +26,7 @@ impl RequestError {
             Self::Cgi(error) => match error {
                 CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader => StatusCode::INTERNAL_SERVER_ERROR,
                 CgiError::HeaderNotUtf8
+                | CgiError::HeaderTooLarge { .. }
                 | CgiError::InvalidStatus(_)
                 | CgiError::InvalidHeaderName(_)
                 | CgiError::InvalidHeaderValue { .. }

@@ -78,7 +78,7 @@ pub(crate) struct LimitArgs {
     pub(crate) max_body: u64,
 
     /// Most stdout a module may write for one response; more gets 502.
-    #[arg(long = "max-output", value_name = "SIZE", default_value = "64MiB", value_parser = parse_byte_size)]
+    #[arg(long = "max-output", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
     pub(crate) max_output: u64,
 
     /// Instances that may run at once (sizes the instance pool).
@@ -112,6 +112,26 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long = "tls-key", env = "WAGI_TLS_KEY", value_name = "TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+
+    /// Requests that may wait for a free instance; beyond it they get 503 with Retry-After.
+    #[arg(long = "max-queued", value_name = "N", default_value_t = 1024)]
+    pub(crate) max_queued: usize,
+
+    /// How long a request may wait for a free instance before it gets 503.
+    #[arg(long = "queue-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) queue_timeout: Duration,
+
+    /// Client connections served at once; further clients wait in the listen backlog.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000)]
+    pub(crate) max_connections: usize,
+
+    /// How long a client may take to send its request headers.
+    #[arg(long = "header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) header_read_timeout: Duration,
+
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) shutdown_timeout: Duration,
 
     /// A wasmtime cache configuration (accepted for compatibility; compiled modules are kept in memory).
     #[arg(long = "cache", value_name = "CACHE_TOML")]

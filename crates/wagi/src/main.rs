@@ -71,7 +71,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
-    let options = wagi_server::ServerOptions { default_host: args.hostname, ..wagi_server::ServerOptions::default() };
+    let options = wagi_server::ServerOptions {
+        default_host: args.hostname,
+        https: false,
+        shutdown_timeout: args.shutdown_timeout,
+        max_running: usize::try_from(args.source.limits.max_instances).unwrap_or(usize::MAX),
+        max_queued: args.max_queued,
+        queue_timeout: args.queue_timeout,
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout,
+    };
     println!("Ready: serving on {}", wagi_server::local_url(addr, options.https));
     std::io::stdout().flush().ok();
     tracing::info!(routes = loaded.table.routes().len(), pooling = loaded.runtime.is_pooling(), "serving");

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contract;
+mod examples;
 mod responses;
 mod routing;
 mod support;

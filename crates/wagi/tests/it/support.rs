@@ -98,11 +98,16 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_config(site, &site.path("modules.toml"), args, env)
+    }
+
+    /// Starts `wagi -c config`, keeping logs and caches in the site.
+    pub(crate) fn start_with_config(site: &Site, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let log_dir = site.path("logs");
         let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
         command
             .arg("-c")
-            .arg(site.path("modules.toml"))
+            .arg(config)
             .args(["-l", "127.0.0.1:0", "--log-dir"])
             .arg(&log_dir)
             .arg("--module-cache")
