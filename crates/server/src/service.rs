@@ -30,6 +30,10 @@ pub(crate) async fn handle(
     if path == HEALTHZ {
         return Ok(plain(StatusCode::OK, "OK"));
     }
+    if !is_well_formed_path(&path) {
+        tracing::debug!(%method, %path, "malformed percent-encoding in the path");
+        return Ok(plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n"));
+    }
     let table = state.table();
     let Some((route, matched)) = table.find(&path) else {
         tracing::debug!(%method, %path, "no route");
@@ -106,6 +110,16 @@ async fn run(
     Ok(response)
 }
 
+/// RFC 3986 §2.1: every `%` starts a two-hex-digit escape.
+fn is_well_formed_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(idx, _)| bytes.get(idx + 1..idx + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)))
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
@@ -128,4 +142,19 @@ fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 
 fn empty(status: StatusCode) -> Response<Body> {
     plain(status, Bytes::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_escapes_must_have_two_hex_digits() {
+        for good in ["/", "/a%2Fb", "/%C3%A9", "/plain/path"] {
+            assert!(is_well_formed_path(good), "{good}");
+        }
+        for bad in ["/%", "/%2", "/%zz", "/a%2"] {
+            assert!(!is_well_formed_path(bad), "{bad}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod contract;
 mod examples;
+mod hostile;
 mod responses;
 mod routing;
 mod support;

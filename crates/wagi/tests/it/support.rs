@@ -78,14 +78,15 @@ pub(crate) fn printer(output: &[u8], then: Then) -> String {
         r#"(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
-  (memory (export "memory") 2)
+  (memory (export "memory") {pages})
   (data (i32.const 1024) "{escaped}")
   (func (export "_start")
     (i32.store (i32.const 0) (i32.const 1024))
     (i32.store (i32.const 4) (i32.const {len}))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
     {ending}))"#,
-        len = output.len()
+        len = output.len(),
+        pages = (1024 + output.len()) / 65536 + 1
     )
 }
 
@@ -133,6 +134,10 @@ impl Server {
             panic!("wagi did not become ready ({status})");
         };
         Self { child, addr: addr.parse().expect("listening address"), log_dir }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn get(&self, path: &str) -> Response {
