@@ -136,7 +136,9 @@ pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(St
     set(names::X_RAW_PATH_INFO, route.raw_path_info.clone());
 
     for name in request.headers.keys() {
-        if HIDDEN_HEADERS.contains(&name.as_str()) {
+        // A header name with `_` would collide with its `-` twin (`X_Foo` and `X-Foo` both give
+        // `HTTP_X_FOO`) and could spoof it, so such headers are dropped, as nginx and Apache do.
+        if HIDDEN_HEADERS.contains(&name.as_str()) || name.as_str().contains('_') {
             continue;
         }
         let var_name = http_var_name(name.as_str());
@@ -260,6 +262,15 @@ mod tests {
         assert!(
             env.iter().all(|(k, _)| !matches!(k.as_str(), "HTTP_AUTHORIZATION" | "HTTP_CONNECTION" | "HTTP_PROXY"))
         );
+    }
+
+    #[test]
+    fn headers_with_underscores_cannot_spoof_their_dashed_twins() {
+        let request = request(&[("x-forwarded-for", "10.0.0.1"), ("x_forwarded_for", "6.6.6.6")]);
+        let env = build_env(&request, &StaticEnv::default());
+        let values: Vec<&str> =
+            env.iter().filter(|(k, _)| k == "HTTP_X_FORWARDED_FOR").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, ["10.0.0.1"]);
     }
 
     #[test]

@@ -88,7 +88,8 @@ impl Runtime {
 /// further host APIs (such as outbound HTTP) are added here.
 fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
     wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi)
-        .map_err(|e| Error::Engine(format!("{e:#}")))
+        .map_err(|e| Error::Engine(format!("{e:#}")))?;
+    crate::outbound::add_to_linker(linker)
 }
 
 fn engine_config(options: &EngineOptions, pooling: bool) -> Config {

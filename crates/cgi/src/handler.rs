@@ -1,6 +1,6 @@
 //! Handlers: a module prepared for one route, and running it for a request.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
@@ -14,7 +14,7 @@ use crate::engine::{CompiledModule, Runtime};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
-use crate::response::{CgiResponse, parse_cgi_output};
+use crate::response::CgiResponse;
 use crate::routes::{SubRoute, parse_routes_output};
 
 /// The per-instance state: the WASI context and the resource limits.
@@ -110,12 +110,13 @@ impl Runtime {
         Ok(Handler { pre, spec, static_env })
     }
 
-    /// Calls the module's `_routes` export, if it has one, and parses the routes it prints.
+    /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
+    /// it prints. Its stderr is appended to `stderr_log`.
     pub async fn discover_routes(
         &self,
         module: &CompiledModule,
-        timeout: Duration,
-        max_memory: u64,
+        limits: &Limits,
+        stderr_log: &Path,
     ) -> Result<Option<Vec<SubRoute>>, Error> {
         const ROUTES: &str = "_routes";
         if module.0.get_export(ROUTES).is_none() {
@@ -124,9 +125,17 @@ impl Runtime {
         check_entrypoint(module, ROUTES)?;
         let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
-        let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).build_p1();
-        let limits = Limits { timeout, max_memory, ..Limits::default() };
-        run(&pre, wasi, ROUTES, &limits, &stdout).await.map_err(|e| Error::Routes(e.to_string()))?;
+        let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
+        let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
+        let outcome = run(&pre, wasi, ROUTES, limits, &stdout).await;
+        create_log(stderr_log).map_err(|source| Error::Log { path: stderr_log.display().to_string(), source })?;
+        let written = stderr.take();
+        if !written.is_empty() {
+            append(stderr_log, &written)
+                .await
+                .map_err(|source| Error::Log { path: stderr_log.display().to_string(), source })?;
+        }
+        outcome.map_err(|e| Error::Routes(e.to_string()))?;
         parse_routes_output(&stdout.take()).map(Some).map_err(Error::Routes)
     }
 }
@@ -145,7 +154,7 @@ impl Handler {
         let outcome = run(&self.pre, wasi, &self.spec.entrypoint, &self.spec.limits, &stdout).await;
         self.log_stderr(&stderr).await;
         outcome?;
-        parse_cgi_output(stdout.take())
+        CgiResponse::parse(stdout.take())
     }
 
     fn wasi_context(
@@ -239,14 +248,14 @@ fn check_entrypoint(module: &CompiledModule, name: &str) -> Result<(), Error> {
     }
 }
 
-fn create_log(path: &std::path::Path) -> std::io::Result<()> {
+fn create_log(path: &Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop)
 }
 
-async fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+async fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
     let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
     file.write_all(bytes).await?;

@@ -16,6 +16,7 @@ mod cgi_env;
 mod engine;
 mod error;
 mod handler;
+mod outbound;
 mod output;
 mod request;
 mod response;

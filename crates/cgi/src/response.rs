@@ -49,8 +49,14 @@ fn split_header_block(output: &[u8]) -> Result<Option<(Vec<u8>, usize)>, CgiErro
     Ok(None)
 }
 
-/// Parses the whole stdout of a module (RFC 3875 §6).
-pub(crate) fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
+impl CgiResponse {
+    /// Parses the whole stdout of a CGI program (RFC 3875 §6) into a response.
+    pub fn parse(output: Bytes) -> Result<Self, CgiError> {
+        parse_cgi_output(output)
+    }
+}
+
+fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
     let (header_block, body_start) = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
     let header_text = std::str::from_utf8(&header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
 

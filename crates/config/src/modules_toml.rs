@@ -339,6 +339,10 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         };
         let mut pairs = Vec::with_capacity(table.len());
         for (key, value) in table {
+            if !crate::env_vars::is_valid_name(key.get_ref()) {
+                self.error(key.span().start, format!("`{}` is not a valid variable name", key.get_ref()));
+                continue;
+            }
             if let Some(text) = self.str_of(&format!("{name}.{}", key.get_ref()), value) {
                 pairs.push((key.get_ref().to_string(), text.to_owned()));
             }

@@ -74,7 +74,12 @@ async fn run(
         return Err(RequestError::BodyTooLarge { limit });
     }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    let body = match Limited::new(body, limit_usize).collect().await {
+    // A client sending its body slowly must not hold an admission slot forever.
+    let deadline = route.handler.spec().limits.timeout;
+    let collected = tokio::time::timeout(deadline, Limited::new(body, limit_usize).collect())
+        .await
+        .map_err(|_| RequestError::BodyTimeout(deadline))?;
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
             return Err(RequestError::BodyTooLarge { limit });

@@ -9,6 +9,9 @@ pub(crate) enum RequestError {
     /// The body is larger than the route accepts.
     #[error("request body larger than {limit} bytes")]
     BodyTooLarge { limit: u64 },
+    /// The client did not send its body within the route's timeout.
+    #[error("request body not received within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// The body could not be read from the client.
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
@@ -23,6 +26,7 @@ impl RequestError {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Cgi(error) => match error {
                 CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader => StatusCode::INTERNAL_SERVER_ERROR,
                 CgiError::HeaderNotUtf8
@@ -45,6 +49,7 @@ impl RequestError {
         match self {
             Self::BodyTooLarge { limit } => format!("request body larger than {limit} bytes\n"),
             Self::BodyRead(_) => "cannot read the request body\n".to_owned(),
+            Self::BodyTimeout(_) => "request body not received in time\n".to_owned(),
             // compat(deislabs/wagi): the message a module without headers has always produced.
             Self::Cgi(CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader) => {
                 "Exactly one of 'location' or 'content-type' must be specified".to_owned()

@@ -34,9 +34,31 @@ pub(crate) struct SourceArgs {
     #[arg(short = 'b', long = "bindle", value_name = "BINDLE_ID", conflicts_with = "config")]
     pub(crate) bindle: Option<String>,
 
-    /// The Bindle server URL, including `/v1`.
-    #[arg(long = "bindle-url", env = "BINDLE_URL", value_name = "BINDLE_URL", requires = "bindle")]
+    /// The Bindle server URL, including `/v1` (ignored with `-c`).
+    #[arg(long = "bindle-url", env = "BINDLE_URL", value_name = "BINDLE_URL")]
     pub(crate) bindle_url: Option<String>,
+
+    /// The user for basic authentication to the Bindle server.
+    #[arg(
+        long = "bindle-http-user",
+        env = "BINDLE_HTTP_USER",
+        value_name = "BINDLE_HTTP_USER",
+        requires = "bindle_http_password"
+    )]
+    pub(crate) bindle_http_user: Option<String>,
+
+    /// The password for basic authentication to the Bindle server.
+    #[arg(
+        long = "bindle-http-password",
+        env = "BINDLE_HTTP_PASSWORD",
+        value_name = "BINDLE_HTTP_PASSWORD",
+        requires = "bindle_http_user"
+    )]
+    pub(crate) bindle_http_password: Option<String>,
+
+    /// Accept an invalid TLS certificate from the Bindle server.
+    #[arg(short = 'k', long = "bindle-insecure")]
+    pub(crate) bindle_insecure: bool,
 
     /// A directory of standalone bindles.
     #[arg(long = "bindle-path", value_name = "DIR", requires = "bindle", conflicts_with = "bindle_url")]

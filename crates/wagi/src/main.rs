@@ -11,7 +11,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, ServeArgs};
-use crate::startup::ConfigError;
+use crate::startup::{ConfigError, UsageError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,18 +35,20 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => match error.downcast_ref::<ConfigError>() {
-            Some(ConfigError(diagnostics)) => {
+        Err(error) => {
+            if let Some(ConfigError(diagnostics)) = error.downcast_ref::<ConfigError>() {
                 for diagnostic in &diagnostics.0 {
                     eprintln!("error: {diagnostic}");
                 }
                 ExitCode::from(2)
-            }
-            None => {
+            } else if let Some(UsageError(message)) = error.downcast_ref::<UsageError>() {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            } else {
                 eprintln!("error: {error:#}");
                 ExitCode::FAILURE
             }
-        },
+        }
     }
 }
 
@@ -91,24 +93,32 @@ async fn serve(args: ServeArgs) -> Result<()> {
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+                // Until reloading exists, SIGHUP must not end the server (its default action).
+                let mut hangup = signal(SignalKind::hangup()).ok();
+                loop {
+                    tokio::select! {
+                        _ = &mut interrupt => break,
+                        _ = terminate.recv() => break,
+                        Some(()) = async { hangup.as_mut()?.recv().await } => {
+                            tracing::warn!("SIGHUP received; reloading is not supported yet, still serving");
+                        }
+                    }
                 }
             }
             Err(_) => {
-                let _ = interrupt.await;
+                let _ = (&mut interrupt).await;
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        let _ = (&mut interrupt).await;
     }
     tracing::info!("shutting down");
 }

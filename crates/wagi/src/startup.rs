@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_cgi::{CompiledModule, HandlerSpec, Limits, Runtime, VolumeSpec};
-use wagi_config::{Config, Diagnostic, Diagnostics, ModuleEntry, RoutePattern};
+use wagi_config::{Config, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
 use wagi_server::{Route, RoutingTable};
 
@@ -20,6 +20,11 @@ use crate::cli::{LimitArgs, SourceArgs};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct ConfigError(pub(crate) Diagnostics);
+
+/// A flag or file the command line names that cannot be used: printed as is, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
 
 /// Everything needed to serve, built from the configuration.
 pub(crate) struct Loaded {
@@ -50,7 +55,8 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
         ..wagi_cgi::EngineOptions::default()
     };
     let runtime = Arc::new(Runtime::new(&engine_options).context("cannot start the wasm engine")?);
-    let compiled = compile_all(&runtime, &modules).await?;
+    let names: Vec<String> = config.modules.iter().map(module_name).collect();
+    let compiled = compile_all(&runtime, &modules, &names).await?;
 
     let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir("logs"));
     let mut routes = Vec::new();
@@ -60,7 +66,7 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
         let module_name = module_name(&entry);
         let entry_limits = entry_limits(&entry, limits);
         let discovered = runtime
-            .discover_routes(compiled, entry_limits.timeout, entry_limits.max_memory)
+            .discover_routes(compiled, &entry_limits, &stderr_log(&log_dir, &entry.route))
             .await
             .with_context(|| format!("cannot read the routes of module `{module_name}`"))?;
         // `_routes` lines come first, last printed first, so they win over the parent and over
@@ -106,17 +112,16 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
 }
 
 pub(crate) fn usage(message: &str) -> anyhow::Error {
-    anyhow!(ConfigError(Diagnostics(vec![Diagnostic {
-        severity: wagi_config::Severity::Error,
-        source: "wagi".to_owned(),
-        location: wagi_config::Location::default(),
-        item: None,
-        message: message.to_owned(),
-    }])))
+    anyhow!(UsageError(message.to_owned()))
+}
+
+/// Reads a file the command line names; a missing file is a usage error.
+fn read_named_file(path: &Path, flag: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|error| usage(&format!("cannot read `{}` ({flag}): {error}", path.display())))
 }
 
 fn read_config(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let text = read_named_file(path, "--config")?;
     let source = path.display().to_string();
     let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
     let config_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -132,7 +137,7 @@ fn read_config(path: &Path) -> Result<Config> {
 fn global_env(source: &SourceArgs) -> Result<Vec<(String, String)>> {
     let mut env = Vec::new();
     for path in &source.env_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let text = read_named_file(path, "--env-file")?;
         env.extend(wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?);
     }
     env.extend(source.env.iter().cloned());
@@ -172,21 +177,26 @@ async fn load_modules(loader: &Loader, config: &Config) -> Result<Vec<LoadedModu
 }
 
 /// Compiles each distinct module once, in parallel, off the async threads.
-async fn compile_all(runtime: &Arc<Runtime>, modules: &[LoadedModule]) -> Result<HashMap<Digest, CompiledModule>> {
+async fn compile_all(
+    runtime: &Arc<Runtime>,
+    modules: &[LoadedModule],
+    names: &[String],
+) -> Result<HashMap<Digest, CompiledModule>> {
     let mut tasks = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
-    for module in modules {
+    for (module, name) in modules.iter().zip(names) {
         if !seen.insert(module.digest) {
             continue;
         }
         let runtime = Arc::clone(runtime);
         let module = module.clone();
-        tasks.spawn_blocking(move || (module.digest, runtime.compile(&module.bytes)));
+        let name = name.clone();
+        tasks.spawn_blocking(move || (module.digest, name, runtime.compile(&module.bytes)));
     }
     let mut compiled = HashMap::new();
     while let Some(joined) = tasks.join_next().await {
-        let (digest, result) = joined.context("a compile task failed")?;
-        let module = result.with_context(|| format!("cannot compile module `{digest}`"))?;
+        let (digest, name, result) = joined.context("a compile task failed")?;
+        let module = result.with_context(|| format!("cannot compile module `{name}` ({digest})"))?;
         compiled.insert(digest, module);
     }
     Ok(compiled)

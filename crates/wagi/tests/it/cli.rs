@@ -72,3 +72,15 @@ fn bad_listen_address() {
     let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
     check("bad_listen", &site, &["-c", "modules.toml", "-l", "localhost:3000"]);
 }
+
+#[test]
+fn missing_config_file() {
+    let site = Site::new();
+    check("missing_config", &site, &["-c", "nope.toml", "-l", "127.0.0.1:0"]);
+}
+
+#[test]
+fn invalid_environment_key() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\nenvironment = { \"A B\" = \"x\" }\n");
+    check("invalid_environment_key", &site, &["check", "-c", "modules.toml"]);
+}
