@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod argv;
+mod artifact;
 mod cgi_env;
 mod engine;
 mod error;
@@ -22,6 +23,7 @@ mod request;
 mod response;
 mod routes;
 
+pub use artifact::{ArtifactCache, ArtifactOrigin};
 pub use engine::{CompiledModule, EngineOptions, Runtime};
 pub use error::{CgiError, Error};
 pub use handler::{Handler, HandlerSpec, Limits, VolumeSpec};

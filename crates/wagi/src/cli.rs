@@ -64,7 +64,7 @@ pub(crate) struct SourceArgs {
     #[arg(long = "bindle-path", value_name = "DIR", requires = "bindle", conflicts_with = "bindle_url")]
     pub(crate) bindle_path: Option<PathBuf>,
 
-    /// Where modules fetched from registries are cached.
+    /// Where fetched modules and compiled code are cached (default: the user's cache directory).
     #[arg(long = "module-cache", value_name = "MODULE_CACHE_DIR")]
     pub(crate) module_cache: Option<PathBuf>,
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
-use wagi_cgi::{CompiledModule, HandlerSpec, Limits, Runtime, VolumeSpec};
+use wagi_cgi::{ArtifactCache, CompiledModule, HandlerSpec, Limits, Runtime, VolumeSpec};
 use wagi_config::{Config, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
 use wagi_server::{Route, RoutingTable};
@@ -43,8 +43,9 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
     let mut config = read_config(config_path)?;
     let global_env = global_env(source)?;
 
-    let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir("modules"));
-    let loader = Loader::new(ContentCache::new(cache_dir));
+    let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
+    let loader = Loader::new(ContentCache::new(&cache_dir));
+    let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
     let modules = load_modules(&loader, &config).await?;
 
     let limits = &source.limits;
@@ -56,9 +57,9 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
     };
     let runtime = Arc::new(Runtime::new(&engine_options).context("cannot start the wasm engine")?);
     let names: Vec<String> = config.modules.iter().map(module_name).collect();
-    let compiled = compile_all(&runtime, &modules, &names).await?;
+    let compiled = compile_all(&runtime, &modules, &names, &artifacts).await?;
 
-    let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir("logs"));
+    let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
     let mut routes = Vec::new();
     let mut summary = Vec::new();
     for (entry, module) in config.modules.drain(..).zip(&modules) {
@@ -176,11 +177,13 @@ async fn load_modules(loader: &Loader, config: &Config) -> Result<Vec<LoadedModu
     Ok(loaded.into_iter().flatten().collect())
 }
 
-/// Compiles each distinct module once, in parallel, off the async threads.
+/// Compiles each distinct module once, in parallel, off the async threads, or loads the code
+/// compiled for it by an earlier start.
 async fn compile_all(
     runtime: &Arc<Runtime>,
     modules: &[LoadedModule],
     names: &[String],
+    artifacts: &ArtifactCache,
 ) -> Result<HashMap<Digest, CompiledModule>> {
     let mut tasks = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
@@ -191,12 +194,17 @@ async fn compile_all(
         let runtime = Arc::clone(runtime);
         let module = module.clone();
         let name = name.clone();
-        tasks.spawn_blocking(move || (module.digest, name, runtime.compile(&module.bytes)));
+        let artifacts = artifacts.clone();
+        tasks.spawn_blocking(move || {
+            let result = runtime.compile_cached(&module.bytes, &module.digest.to_hex(), &artifacts);
+            (module.digest, name, result)
+        });
     }
     let mut compiled = HashMap::new();
     while let Some(joined) = tasks.join_next().await {
         let (digest, name, result) = joined.context("a compile task failed")?;
-        let module = result.with_context(|| format!("cannot compile module `{name}` ({digest})"))?;
+        let (module, origin) = result.with_context(|| format!("cannot compile module `{name}` ({digest})"))?;
+        tracing::debug!(module = %name, %digest, ?origin, "module ready");
         compiled.insert(digest, module);
     }
     Ok(compiled)
@@ -224,11 +232,19 @@ fn stderr_log(log_dir: &Path, route: &RoutePattern) -> PathBuf {
     log_dir.join(Digest::of(route.to_string().as_bytes()).to_hex()).join("module.stderr")
 }
 
-/// A stable per-user directory: the cache directory for modules, the state directory for logs.
-fn default_dir(kind: &str) -> PathBuf {
-    let base = match kind {
-        "logs" => dirs::state_dir().or_else(dirs::cache_dir),
-        _ => dirs::cache_dir(),
-    };
-    base.unwrap_or_else(std::env::temp_dir).join("wagi").join(kind)
+enum DirKind {
+    /// Fetched modules and compiled code: `<cache dir>/wagi`.
+    Cache,
+    /// Module stderr logs: `<state dir>/wagi/logs`.
+    Logs,
+}
+
+/// A stable per-user directory, so a restart finds what the last start cached.
+fn default_dir(kind: DirKind) -> PathBuf {
+    match kind {
+        DirKind::Cache => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wagi"),
+        DirKind::Logs => {
+            dirs::state_dir().or_else(dirs::cache_dir).unwrap_or_else(std::env::temp_dir).join("wagi").join("logs")
+        }
+    }
 }

@@ -6,4 +6,5 @@ mod examples;
 mod hostile;
 mod responses;
 mod routing;
+mod startup;
 mod support;

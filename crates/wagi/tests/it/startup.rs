@@ -1,0 +1,37 @@
+//! Startup: compiled modules are kept on disk and reused by the next start.
+
+use std::process::Command;
+
+use crate::support::{Site, Then, entry, printer};
+
+fn check_with_debug_log(site: &Site) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("modules.toml"))
+        .arg("--module-cache")
+        .arg(site.path("cache"))
+        .arg("--log-dir")
+        .arg(site.path("logs"))
+        .env("RUST_LOG", "wagi=debug")
+        .output()
+        .expect("run wagi check");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_second_start_loads_compiled_modules_from_the_cache() {
+    let site = Site::new();
+    site.write("a.wat", printer(b"Content-Type: text/plain\n\na", Then::Return));
+    site.write("b.wat", printer(b"Content-Type: text/plain\n\nb", Then::Return));
+    site.write("modules.toml", [entry("/a", "a.wat"), entry("/b", "b.wat"), entry("/b2", "b.wat")].concat());
+
+    let first = check_with_debug_log(&site);
+    assert_eq!(first.matches("origin=Compiled").count(), 2, "{first}");
+    let artifacts = std::fs::read_dir(site.path("cache/compiled")).expect("artifact dir").count();
+    assert_eq!(artifacts, 2, "one artifact per distinct module");
+
+    let second = check_with_debug_log(&site);
+    assert_eq!(second.matches("origin=Cache").count(), 2, "{second}");
+    assert_eq!(second.matches("origin=Compiled").count(), 0, "{second}");
+}
