@@ -20,7 +20,7 @@ pub(crate) fn run_all() -> anyhow::Result<()> {
 /// Every Rust file opens with a `//!` line saying what it holds (style guide §2).
 fn tidy(root: &Path) -> anyhow::Result<()> {
     let mut missing = Vec::new();
-    for dir in ["crates", "xtask", "examples"] {
+    for dir in ["crates", "xtask", "examples", "fuzz"] {
         visit(&root.join(dir), &mut |path| {
             if path.extension().is_some_and(|e| e == "rs") && !path.components().any(|c| c.as_os_str() == "target") {
                 let text =

@@ -5,6 +5,7 @@
 
 mod ci;
 mod examples;
+mod fuzz;
 
 use std::env;
 use std::ffi::OsString;
@@ -20,6 +21,7 @@ commands:
   examples    build the guest modules in `examples/` for wasm32-wasip1 into `target/examples/`
   serve       build the examples, then run `wagi -c examples/modules.toml [args]`
   ci          check formatting, tidiness and lints, build the examples, run every test
+  fuzz        run the fuzz targets: `fuzz --seconds N [TARGET...]` (nightly + cargo-fuzz)
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Some("examples") => examples::build(),
         Some("serve") => examples::serve(&rest),
         Some("ci") => ci::run_all(),
+        Some("fuzz") => fuzz::run_targets(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
