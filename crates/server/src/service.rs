@@ -39,25 +39,20 @@ pub(crate) async fn handle(
         tracing::debug!(%method, %path, "no route");
         return Ok(empty(StatusCode::NOT_FOUND));
     };
-    let Some(_slot) = state.admission.admit().await else {
-        tracing::warn!(%method, %path, "too many requests running and queued; turning one away");
-        let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "server busy, retry later\n");
-        response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-        return Ok(response);
-    };
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
         pattern: route.pattern.to_string(),
     };
-    let response = match run(request, route, matched, &state, remote).await {
-        Ok(response) => response,
-        Err(error) => {
-            let status = error.status();
-            tracing::warn!(%method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
-            plain(status, error.client_message())
-        }
+    let result = match state.admission.admit().await {
+        Some(_slot) => run(request, route, matched, &state, remote).await,
+        None => Err(RequestError::Busy),
     };
+    let response = result.unwrap_or_else(|error| {
+        let status = error.status();
+        tracing::warn!(%method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
+        error.to_response()
+    });
     Ok(response)
 }
 
@@ -139,7 +134,7 @@ fn protocol(version: Version) -> &'static str {
     }
 }
 
-fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response

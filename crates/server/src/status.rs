@@ -1,11 +1,16 @@
 //! The one place request-time errors become HTTP statuses.
 
-use http::StatusCode;
+use http::{HeaderValue, Response, StatusCode, header};
 use wagi_cgi::CgiError;
+
+use crate::service::{Body, plain};
 
 /// A request that failed before or while its module ran.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RequestError {
+    /// Every instance slot is taken and the wait queue is full, or the wait timed out.
+    #[error("too many requests running and queued")]
+    Busy,
     /// The body is larger than the route accepts.
     #[error("request body larger than {limit} bytes")]
     BodyTooLarge { limit: u64 },
@@ -24,6 +29,7 @@ impl RequestError {
     /// The status the client gets.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -47,6 +53,7 @@ impl RequestError {
     /// A short body for the client, with no internals.
     pub(crate) fn client_message(&self) -> String {
         match self {
+            Self::Busy => "server busy, retry later\n".to_owned(),
             Self::BodyTooLarge { limit } => format!("request body larger than {limit} bytes\n"),
             Self::BodyRead(_) => "cannot read the request body\n".to_owned(),
             Self::BodyTimeout(_) => "request body not received in time\n".to_owned(),
@@ -59,5 +66,14 @@ impl RequestError {
                 format!("{}\n", status.canonical_reason().unwrap_or("error"))
             }
         }
+    }
+
+    /// The response the client gets: the status, a short body, and `Retry-After` when busy.
+    pub(crate) fn to_response(&self) -> Response<Body> {
+        let mut response = plain(self.status(), self.client_message());
+        if matches!(self, Self::Busy) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }

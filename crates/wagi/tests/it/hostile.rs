@@ -235,3 +235,32 @@ fn hostile_clients_get_errors_and_the_server_survives() {
     assert!(begin.elapsed() < Duration::from_secs(10), "the header deadline ended the slow client");
     assert_eq!(server.get("/").status, 200);
 }
+
+#[test]
+fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
+    let site = Site::new();
+    site.write("loop.wat", module("(loop (br 0))"));
+    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
+    let toml = format!("{}timeout = \"3s\"\n\n{}", entry("/loop", "loop.wat"), entry("/hello", "hello.wat"));
+    let server = site.serve(&toml, &["--max-instances", "1", "--max-queued", "0"]);
+    let addr = server.addr;
+    let looper = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        stream.write_all(b"GET /loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+        crate::support::read_response(&mut stream, false).status
+    });
+    // Poll until the looping request holds the only slot; bounded by its 3 s deadline.
+    let begin = Instant::now();
+    let busy = loop {
+        let response = server.get("/hello");
+        if response.status == 503 || begin.elapsed() > Duration::from_secs(10) {
+            break response;
+        }
+    };
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(server.get("/healthz").status, 200, "health is never queued");
+    assert_eq!(looper.join().expect("looper"), 504);
+    assert_eq!(server.get("/hello").status, 200, "the slot is free again");
+}
