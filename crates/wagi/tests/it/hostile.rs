@@ -36,6 +36,22 @@ fn writer(fd: u32, len: u32, times: u32, tail: &[u8]) -> String {
     )
 }
 
+/// Writes a looping module at `/loop` (with `timeout`) and a hello module at `/hello` into the
+/// site; returns the modules.toml text.
+fn loop_and_hello(site: &Site, timeout: &str) -> String {
+    site.write("loop.wat", module("(loop (br 0))"));
+    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
+    format!("{}timeout = \"{timeout}\"\n\n{}", entry("/loop", "loop.wat"), entry("/hello", "hello.wat"))
+}
+
+/// `GET /loop` on a new connection, from any thread; returns the status.
+fn get_loop(addr: std::net::SocketAddr) -> u16 {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    stream.write_all(b"GET /loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    crate::support::read_response(&mut stream, false).status
+}
+
 fn rss_kib(server: &Server) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("proc status");
     status
@@ -123,20 +139,14 @@ fn startup_fails_clearly_for_looping_routes_and_bad_entrypoints() {
 #[test]
 fn looping_modules_do_not_stall_health_or_other_routes() {
     let site = Site::new();
-    site.write("loop.wat", module("(loop (br 0))"));
-    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
-    let toml = format!("{}timeout = \"2s\"\n\n{}", entry("/loop", "loop.wat"), entry("/hello", "hello.wat"));
-    let server = site.serve(&toml, &[]);
+    let server = site.serve(&loop_and_hello(&site, "2s"), &[]);
     let addr = server.addr;
     let hammers: Vec<_> = (0..8)
         .map(|_| {
             std::thread::spawn(move || {
                 let mut statuses = Vec::new();
                 for _ in 0..2 {
-                    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-                    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-                    stream.write_all(b"GET /loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-                    statuses.push(crate::support::read_response(&mut stream, false).status);
+                    statuses.push(get_loop(addr));
                 }
                 statuses
             })
@@ -239,17 +249,9 @@ fn hostile_clients_get_errors_and_the_server_survives() {
 #[test]
 fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
     let site = Site::new();
-    site.write("loop.wat", module("(loop (br 0))"));
-    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
-    let toml = format!("{}timeout = \"3s\"\n\n{}", entry("/loop", "loop.wat"), entry("/hello", "hello.wat"));
-    let server = site.serve(&toml, &["--max-instances", "1", "--max-queued", "0"]);
+    let server = site.serve(&loop_and_hello(&site, "3s"), &["--max-instances", "1", "--max-queued", "0"]);
     let addr = server.addr;
-    let looper = std::thread::spawn(move || {
-        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        stream.write_all(b"GET /loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-        crate::support::read_response(&mut stream, false).status
-    });
+    let looper = std::thread::spawn(move || get_loop(addr));
     // Poll until the looping request holds the only slot; bounded by its 3 s deadline.
     let begin = Instant::now();
     let busy = loop {
