@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use wagi_outbound_http::{OutboundClient, OutboundLimits};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
 use crate::error::Error;
@@ -24,6 +25,8 @@ pub struct EngineOptions {
     pub memory_keep_resident: usize,
     /// How often running guests yield to other tasks.
     pub epoch_tick: Duration,
+    /// Limits on modules' outbound HTTP requests.
+    pub outbound: OutboundLimits,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +36,7 @@ impl Default for EngineOptions {
             max_memory: 256 << 20,
             memory_keep_resident: 2 << 20,
             epoch_tick: Duration::from_millis(10),
+            outbound: OutboundLimits::default(),
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct CompiledModule(pub(crate) Module);
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
+    pub(crate) outbound: OutboundClient,
     pooling: bool,
     _ticker: EpochTicker,
 }
@@ -69,8 +74,9 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         link_host_functions(&mut linker)?;
+        let outbound = OutboundClient::new(options.outbound).map_err(|e| Error::Engine(e.to_string()))?;
         let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
-        Ok(Self { engine, linker, pooling, _ticker: ticker })
+        Ok(Self { engine, linker, outbound, pooling, _ticker: ticker })
     }
 
     /// Whether instances come from the pre-allocated pool.
@@ -84,12 +90,12 @@ impl Runtime {
     }
 }
 
-/// Every host function a module can import. This is the one place the linker is built, so
-/// further host APIs (such as outbound HTTP) are added here.
+/// Every host function a module can import: WASI preview 1 and outbound HTTP. This is the one
+/// place the linker is built.
 fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
-    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi)
-        .map_err(|e| Error::Engine(format!("{e:#}")))?;
-    crate::outbound::add_to_linker(linker)
+    let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi).map_err(link_error)?;
+    wagi_outbound_http::add_to_linker(linker, |state: &mut State| &mut state.outbound).map_err(link_error)
 }
 
 fn engine_config(options: &EngineOptions, pooling: bool) -> Config {

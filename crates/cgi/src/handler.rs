@@ -1,8 +1,10 @@
 //! Handlers: a module prepared for one route, and running it for a request.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use wagi_outbound_http::{OutboundClient, OutboundPolicy, OutboundSession};
 use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
@@ -17,9 +19,10 @@ use crate::request::CgiRequest;
 use crate::response::CgiResponse;
 use crate::routes::{SubRoute, parse_routes_output};
 
-/// The per-instance state: the WASI context and the resource limits.
+/// The per-instance state: the WASI context, outbound HTTP responses and the resource limits.
 pub(crate) struct State {
     pub(crate) wasi: WasiP1Ctx,
+    pub(crate) outbound: OutboundSession,
     limits: StoreLimits,
 }
 
@@ -36,6 +39,8 @@ pub struct HandlerSpec {
     pub environment: Vec<(String, String)>,
     /// Directories the module may see.
     pub volumes: Vec<VolumeSpec>,
+    /// Where the module may send HTTP requests.
+    pub outbound: OutboundPolicy,
     /// Limits for each request.
     pub limits: Limits,
     /// Where the module's stderr is appended; `None` discards it.
@@ -77,6 +82,8 @@ pub struct Handler {
     pre: InstancePre<State>,
     spec: HandlerSpec,
     static_env: StaticEnv,
+    outbound_client: OutboundClient,
+    outbound_policy: Arc<OutboundPolicy>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -107,7 +114,8 @@ impl Runtime {
         if let Some(log) = &spec.stderr_log {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
-        Ok(Handler { pre, spec, static_env })
+        let outbound_policy = Arc::new(spec.outbound.clone());
+        Ok(Handler { pre, spec, static_env, outbound_client: self.outbound.clone(), outbound_policy })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -127,7 +135,8 @@ impl Runtime {
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
-        let outcome = run(&pre, wasi, ROUTES, limits, &stdout).await;
+        let outbound = OutboundSession::new(self.outbound.clone(), Arc::default());
+        let outcome = run(&pre, wasi, outbound, ROUTES, limits, &stdout).await;
         create_log(stderr_log).map_err(|source| Error::Log { path: stderr_log.display().to_string(), source })?;
         let written = stderr.take();
         if !written.is_empty() {
@@ -151,7 +160,8 @@ impl Handler {
         let stdout = OutputCapture::new(self.spec.limits.max_output, Overflow::Fail);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, &stdout, &stderr)?;
-        let outcome = run(&self.pre, wasi, &self.spec.entrypoint, &self.spec.limits, &stdout).await;
+        let outbound = OutboundSession::new(self.outbound_client.clone(), Arc::clone(&self.outbound_policy));
+        let outcome = run(&self.pre, wasi, outbound, &self.spec.entrypoint, &self.spec.limits, &stdout).await;
         self.log_stderr(&stderr).await;
         outcome?;
         CgiResponse::parse(stdout.take())
@@ -201,13 +211,14 @@ impl Handler {
 async fn run(
     pre: &InstancePre<State>,
     wasi: WasiP1Ctx,
+    outbound: OutboundSession,
     entrypoint: &str,
     limits: &Limits,
     stdout: &OutputCapture,
 ) -> Result<(), CgiError> {
     let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
     let store_limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-    let mut store = Store::new(pre.module().engine(), State { wasi, limits: store_limits });
+    let mut store = Store::new(pre.module().engine(), State { wasi, outbound, limits: store_limits });
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);

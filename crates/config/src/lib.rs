@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod allowed_hosts;
 mod diagnostic;
 mod env_vars;
 mod module_ref;
@@ -26,6 +27,7 @@ mod resolve;
 mod route;
 mod units;
 
+pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
 pub use module_ref::{ModuleRef, ModuleRefError};

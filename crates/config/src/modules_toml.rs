@@ -9,6 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Reporter};
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
@@ -41,8 +42,8 @@ pub struct ModuleEntry {
     pub entrypoint: String,
     /// `volumes`: directories the module may see, in file order.
     pub volumes: Vec<Volume>,
-    /// `allowed_hosts`: outbound HTTP destinations; `None` or empty allows none.
-    pub allowed_hosts: Option<Vec<String>>,
+    /// `allowed_hosts`: outbound HTTP destinations; missing or empty allows none.
+    pub allowed_hosts: AllowedHosts,
     /// `http_max_concurrency`: how many outbound responses may be open at once.
     pub http_max_concurrency: Option<u32>,
     /// `argv`: the argv template, with `${SCRIPT_NAME}` and `${ARGS}`.
@@ -181,7 +182,7 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
     let module = fields.required("module", |text| ModuleRef::parse(text).map_err(|e| e.to_string()));
     let entrypoint = fields.optional_str("entrypoint").map_or(DEFAULT_ENTRYPOINT.to_owned(), str::to_owned);
     let volumes = fields.volumes();
-    let allowed_hosts = fields.string_array("allowed_hosts");
+    let allowed_hosts = fields.allowed_hosts();
     let http_max_concurrency = fields.optional_u32("http_max_concurrency");
     let argv = fields.optional_str("argv").map(str::to_owned);
     let bindle_server = fields.optional_str("bindle_server").map(str::to_owned);
@@ -318,17 +319,23 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         }
     }
 
-    fn string_array(&mut self, name: &str) -> Option<Vec<String>> {
-        let value = self.value(name)?;
+    /// `allowed_hosts = ["https://api.example.com", ...]`, each entry checked where it is.
+    fn allowed_hosts(&mut self) -> AllowedHosts {
+        const NAME: &str = "allowed_hosts";
+        let Some(value) = self.value(NAME) else { return AllowedHosts::default() };
         let Some(array) = value.get_ref().as_array() else {
-            self.wrong_type(name, value, "an array of strings");
-            return None;
+            self.wrong_type(NAME, value, "an array of strings");
+            return AllowedHosts::default();
         };
-        let mut strings = Vec::with_capacity(array.len());
+        let mut entries = Vec::with_capacity(array.len());
         for element in array.iter() {
-            strings.push(self.str_of(name, element)?.to_owned());
+            let Some(entry) = self.str_of(NAME, element) else { continue };
+            match AllowedHosts::parse(&[entry]) {
+                Ok(_) => entries.push(entry),
+                Err(error) => self.error(element.span().start, error.to_string()),
+            }
         }
-        Some(strings)
+        AllowedHosts::parse(&entries).unwrap_or_default()
     }
 
     fn string_table(&mut self, name: &str) -> Vec<(String, String)> {

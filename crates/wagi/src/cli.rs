@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wagi_config::{parse_byte_size, parse_duration, parse_env_arg};
+use wagi_config::{AllowedHosts, parse_byte_size, parse_duration, parse_env_arg};
 
 /// WAGI: serve WebAssembly modules as CGI programs.
 #[derive(Debug, Parser)]
@@ -82,6 +82,36 @@ pub(crate) struct SourceArgs {
 
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+
+    #[command(flatten)]
+    pub(crate) outbound: OutboundArgs,
+}
+
+/// Outbound HTTP: where modules may connect and how much they may do.
+#[derive(Debug, Args)]
+pub(crate) struct OutboundArgs {
+    /// Replaces the `allowed_hosts` of the entry with this route: `ROUTE=HOST[,HOST...]`
+    /// (an empty list denies all); repeatable.
+    #[arg(long = "allowed-hosts", value_name = "ROUTE=HOSTS", value_parser = parse_allowed_hosts_arg)]
+    pub(crate) allowed_hosts: Vec<(String, AllowedHosts)>,
+
+    /// Time one outbound request may take, redirects and body included.
+    #[arg(id = "outbound_timeout", long = "outbound-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Largest outbound request or response body.
+    #[arg(id = "outbound_max_body", long = "outbound-max-body", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
+    pub(crate) max_body: u64,
+
+    /// Outbound requests one module invocation may make.
+    #[arg(id = "outbound_max_requests", long = "outbound-max-requests", value_name = "N", default_value_t = 100)]
+    pub(crate) max_requests: u32,
+}
+
+fn parse_allowed_hosts_arg(text: &str) -> Result<(String, AllowedHosts), String> {
+    let (route, hosts) = text.split_once('=').ok_or("expected `ROUTE=HOST[,HOST...]`")?;
+    let hosts = AllowedHosts::parse_list(hosts).map_err(|e| e.to_string())?;
+    Ok((route.to_owned(), hosts))
 }
 
 /// Default limits for every module; a module entry may override each.

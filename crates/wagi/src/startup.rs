@@ -9,12 +9,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
-use wagi_cgi::{ArtifactCache, CompiledModule, HandlerSpec, Limits, Runtime, VolumeSpec};
-use wagi_config::{Config, Diagnostics, ModuleEntry, RoutePattern};
+use wagi_cgi::{
+    ArtifactCache, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy, Runtime, VolumeSpec,
+};
+use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
 use wagi_server::{Route, RoutingTable};
 
-use crate::cli::{LimitArgs, SourceArgs};
+use crate::cli::{LimitArgs, OutboundArgs, SourceArgs};
 
 /// A problem in what the user wrote: printed as diagnostics, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +55,10 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
     let engine_options = wagi_cgi::EngineOptions {
         max_instances: limits.max_instances,
         max_memory,
+        outbound: outbound_limits(&source.outbound),
         ..wagi_cgi::EngineOptions::default()
     };
+    let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
     let runtime = Arc::new(Runtime::new(&engine_options).context("cannot start the wasm engine")?);
     let names: Vec<String> = config.modules.iter().map(module_name).collect();
     let compiled = compile_all(&runtime, &modules, &names, &artifacts).await?;
@@ -66,6 +70,10 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
         let compiled = &compiled[&module.digest];
         let module_name = module_name(&entry);
         let entry_limits = entry_limits(&entry, limits);
+        let outbound = OutboundPolicy {
+            allowed_hosts: overrides.get(&entry.route).cloned().unwrap_or_else(|| entry.allowed_hosts.clone()),
+            max_concurrency: entry.http_max_concurrency,
+        };
         let discovered = runtime
             .discover_routes(compiled, &entry_limits, &stderr_log(&log_dir, &entry.route))
             .await
@@ -94,6 +102,7 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
                         read_only: v.read_only,
                     })
                     .collect(),
+                outbound: outbound.clone(),
                 limits: entry_limits,
                 stderr_log: Some(stderr_log(&log_dir, &pattern)),
             };
@@ -217,6 +226,28 @@ fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {
         max_output: usize::try_from(global.max_output).unwrap_or(usize::MAX),
         ..Limits::default()
     }
+}
+
+fn outbound_limits(args: &OutboundArgs) -> OutboundLimits {
+    OutboundLimits {
+        timeout: args.timeout,
+        max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+        max_requests: args.max_requests,
+        ..OutboundLimits::default()
+    }
+}
+
+/// `--allowed-hosts ROUTE=HOSTS` by route; a route no entry has is a usage error.
+fn allowed_hosts_overrides(args: &OutboundArgs, config: &Config) -> Result<HashMap<RoutePattern, AllowedHosts>> {
+    let mut overrides = HashMap::new();
+    for (route, hosts) in &args.allowed_hosts {
+        let pattern = RoutePattern::parse(route).map_err(|e| usage(&format!("--allowed-hosts: {e}")))?;
+        if !config.modules.iter().any(|entry| entry.route == pattern) {
+            return Err(usage(&format!("--allowed-hosts: no module entry has the route `{route}`")));
+        }
+        overrides.insert(pattern, hosts.clone());
+    }
+    Ok(overrides)
 }
 
 fn module_name(entry: &ModuleEntry) -> String {

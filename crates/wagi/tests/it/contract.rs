@@ -129,30 +129,3 @@ fn module_stderr_is_appended_to_the_route_log() {
     let content = std::fs::read(&log).expect("stderr log");
     assert_eq!(content, b"Content-Type: application/octet-stream\n\noops");
 }
-
-#[test]
-fn outbound_http_imports_link_and_refuse_every_destination() {
-    let site = Site::new();
-    site.write(
-        "outbound.wat",
-        r#"(module
-  (import "wasi_experimental_http" "req"
-    (func $req (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wasi_experimental_http" "close" (func $close (param i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 1024) "Content-Type: text/plain\n\nreq=0 close=0")
-  (func (export "_start")
-    (i32.store8 (i32.const 1054)
-      (i32.add (i32.const 48) (call $req (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
-        (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 64) (i32.const 68))))
-    (i32.store8 (i32.const 1062) (i32.add (i32.const 48) (call $close (i32.const 0))))
-    (i32.store (i32.const 0) (i32.const 1024))
-    (i32.store (i32.const 4) (i32.const 39))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
-    );
-    let server = site.serve(&entry("/out", "outbound.wat"), &[]);
-    let response = server.get("/out");
-    // 7: destination not allowed; 1: invalid handle (wasi_experimental_http error codes).
-    assert_eq!((response.status, response.text().as_str()), (200, "req=7 close=1"));
-}

@@ -50,6 +50,6 @@ fn the_examples_answer() {
     let routes: Vec<&str> = table.lines().filter_map(|l| l.split('\t').next()).collect();
     assert_eq!(
         routes,
-        ["/hello", "/echo", "/routes/exact", "/routes/wildcard/...", "/routes/...", "/files/...", "/env/..."]
+        ["/hello", "/echo", "/routes/exact", "/fetch", "/routes/wildcard/...", "/routes/...", "/files/...", "/env/..."]
     );
 }

@@ -4,6 +4,8 @@ mod cli;
 mod contract;
 mod examples;
 mod hostile;
+mod outbound;
+mod peer;
 mod responses;
 mod routing;
 mod startup;

@@ -1,0 +1,22 @@
+//! Outbound HTTP for modules: the five host functions of the `wasi_experimental_http` ABI,
+//! which modules written for the original WAGI import to make HTTP requests.
+//!
+//! An [`OutboundClient`] (one per process: a shared connection pool and the global
+//! [`OutboundLimits`]) performs requests; an [`OutboundPolicy`] (one per handler) says where a
+//! module may connect; an [`OutboundSession`] (one per request) holds the responses the guest
+//! has open. [`add_to_linker`] links the functions once into a wasmtime linker.
+//!
+//! Every destination, redirect hops included, is checked against the handler's
+//! `allowed_hosts`. Nothing a guest passes can panic the host: bad pointers, handles, text or
+//! headers come back as the ABI's error codes ([`ErrorCode`]).
+#![deny(missing_docs)]
+
+mod abi;
+mod client;
+mod linker;
+mod session;
+
+pub use abi::ErrorCode;
+pub use client::{ClientError, OutboundClient, OutboundLimits};
+pub use linker::add_to_linker;
+pub use session::{OutboundPolicy, OutboundSession};

@@ -1,0 +1,213 @@
+//! The five host functions, reading their arguments from guest memory and writing results back.
+
+use std::str::FromStr;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use reqwest::Url;
+use wasmtime::{Caller, Linker};
+
+use crate::abi::{ErrorCode, GuestMemory, GuestSlice, MODULE};
+use crate::client::OutgoingRequest;
+use crate::session::OutboundSession;
+
+/// How a host function finds the session in the store's data.
+type Accessor<T> = fn(&mut T) -> &mut OutboundSession;
+
+/// Adds `req`, `body_read`, `header_get`, `headers_get_all` and `close` to `linker`. `req` is
+/// asynchronous, so the store must be run with wasmtime's async support.
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, session: Accessor<T>) -> wasmtime::Result<()> {
+    linker.func_wrap_async(MODULE, "req", move |mut caller: Caller<'_, T>, args: ReqArgs| {
+        Box::new(async move { status(req(&mut caller, session, args).await) })
+    })?;
+    linker.func_wrap(
+        MODULE,
+        "body_read",
+        move |mut caller: Caller<'_, T>, handle: i32, buf_ptr: i32, buf_len: i32, nread_ptr: i32| {
+            status(body_read(&mut caller, session, handle, GuestSlice::new(buf_ptr, buf_len), nread_ptr))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "header_get",
+        move |mut caller: Caller<'_, T>,
+              handle: i32,
+              name_ptr: i32,
+              name_len: i32,
+              value_ptr: i32,
+              value_len: i32,
+              nwritten_ptr: i32| {
+            let name = GuestSlice::new(name_ptr, name_len);
+            let value = GuestSlice::new(value_ptr, value_len);
+            status(header_get(&mut caller, session, handle, name, value, nwritten_ptr))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "headers_get_all",
+        move |mut caller: Caller<'_, T>, handle: i32, buf_ptr: i32, buf_len: i32, nwritten_ptr: i32| {
+            status(headers_get_all(&mut caller, session, handle, GuestSlice::new(buf_ptr, buf_len), nwritten_ptr))
+        },
+    )?;
+    linker.func_wrap(MODULE, "close", move |mut caller: Caller<'_, T>, handle: i32| {
+        status(session(caller.data_mut()).close(handle))
+    })?;
+    Ok(())
+}
+
+/// `url_ptr, url_len, method_ptr, method_len, headers_ptr, headers_len, body_ptr, body_len,
+/// status_code_ptr, handle_ptr`.
+type ReqArgs = (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32);
+
+fn status(result: Result<(), ErrorCode>) -> i32 {
+    result.map_or_else(ErrorCode::code, |()| 0)
+}
+
+async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs) -> Result<(), ErrorCode> {
+    let (
+        url_ptr,
+        url_len,
+        method_ptr,
+        method_len,
+        headers_ptr,
+        headers_len,
+        body_ptr,
+        body_len,
+        status_ptr,
+        handle_ptr,
+    ) = args;
+    let memory = GuestMemory::of(caller)?;
+    let url = memory.read_str(&*caller, GuestSlice::new(url_ptr, url_len))?;
+    let method = memory.read_str(&*caller, GuestSlice::new(method_ptr, method_len))?;
+    let headers = memory.read_str(&*caller, GuestSlice::new(headers_ptr, headers_len))?;
+    let body = memory.read(&*caller, GuestSlice::new(body_ptr, body_len))?;
+    memory.check(&*caller, GuestSlice::out(status_ptr, 2))?;
+    memory.check(&*caller, GuestSlice::out(handle_ptr, 4))?;
+    let request = OutgoingRequest {
+        url: parse_url(&url)?,
+        method: Method::from_str(&method).map_err(|_| ErrorCode::InvalidMethod)?,
+        headers: parse_headers(&headers)?,
+        body: Bytes::from(body),
+    };
+
+    let state = session(caller.data_mut());
+    state.admit()?;
+    let (client, policy) = state.sender();
+    let response = client.send(request, &policy.allowed_hosts).await?;
+    let status = response.status.as_u16();
+    let handle = session(caller.data_mut()).open(response);
+    memory.write(&mut *caller, GuestSlice::out(status_ptr, 2), &status.to_le_bytes())?;
+    memory.write_u32(&mut *caller, handle_ptr, handle)
+}
+
+fn body_read<T>(
+    caller: &mut Caller<'_, T>,
+    session: Accessor<T>,
+    handle: i32,
+    buf: GuestSlice,
+    nread_ptr: i32,
+) -> Result<(), ErrorCode> {
+    let memory = GuestMemory::of(caller)?;
+    memory.check(&*caller, buf)?;
+    memory.check(&*caller, GuestSlice::out(nread_ptr, 4))?;
+    let open = session(caller.data_mut()).get(handle)?;
+    let rest = open.response.body.slice(open.read..);
+    let chunk = rest.slice(..rest.len().min(buf.len()));
+    open.read += chunk.len();
+    memory.write(&mut *caller, buf, &chunk)?;
+    memory.write_u32(&mut *caller, nread_ptr, u32::try_from(chunk.len()).unwrap_or(u32::MAX))
+}
+
+fn header_get<T>(
+    caller: &mut Caller<'_, T>,
+    session: Accessor<T>,
+    handle: i32,
+    name: GuestSlice,
+    value_buf: GuestSlice,
+    nwritten_ptr: i32,
+) -> Result<(), ErrorCode> {
+    let memory = GuestMemory::of(caller)?;
+    let name = memory.read_str(&*caller, name)?.to_ascii_lowercase();
+    let open = session(caller.data_mut()).get(handle)?;
+    let value = open.response.headers.get(name.as_str()).ok_or(ErrorCode::HeaderNotFound)?.as_bytes().to_vec();
+    write_sized(memory, caller, value_buf, &value, nwritten_ptr)
+}
+
+fn headers_get_all<T>(
+    caller: &mut Caller<'_, T>,
+    session: Accessor<T>,
+    handle: i32,
+    buf: GuestSlice,
+    nwritten_ptr: i32,
+) -> Result<(), ErrorCode> {
+    let memory = GuestMemory::of(caller)?;
+    let open = session(caller.data_mut()).get(handle)?;
+    let mut text = Vec::new();
+    for (name, value) in &open.response.headers {
+        text.extend_from_slice(name.as_str().as_bytes());
+        text.push(b':');
+        text.extend_from_slice(value.as_bytes());
+        text.push(b'\n');
+    }
+    write_sized(memory, caller, buf, &text, nwritten_ptr)
+}
+
+/// Writes `bytes` into the guest's buffer and their length at `nwritten_ptr`; 4 if they do not
+/// fit.
+fn write_sized<T>(
+    memory: GuestMemory,
+    caller: &mut Caller<'_, T>,
+    buf: GuestSlice,
+    bytes: &[u8],
+    nwritten_ptr: i32,
+) -> Result<(), ErrorCode> {
+    memory.check(&*caller, GuestSlice::out(nwritten_ptr, 4))?;
+    if bytes.len() > buf.len() {
+        return Err(ErrorCode::BufferTooSmall);
+    }
+    memory.write(&mut *caller, buf, bytes)?;
+    memory.write_u32(&mut *caller, nwritten_ptr, u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+}
+
+fn parse_url(text: &str) -> Result<Url, ErrorCode> {
+    let url = Url::parse(text).map_err(|_| ErrorCode::InvalidUrl)?;
+    if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() {
+        Ok(url)
+    } else {
+        Err(ErrorCode::InvalidUrl)
+    }
+}
+
+/// Request headers as the guest encodes them: `name:value` lines separated by `\n`.
+fn parse_headers(text: &str) -> Result<HeaderMap, ErrorCode> {
+    let mut headers = HeaderMap::new();
+    for line in text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':').ok_or(ErrorCode::InvalidEncoding)?;
+        let name = HeaderName::from_str(name.trim()).map_err(|_| ErrorCode::InvalidEncoding)?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|_| ErrorCode::InvalidEncoding)?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_split_at_the_first_colon() {
+        let headers = parse_headers("content-type:text/plain\nx-url: http://a:1/\n\n").expect("valid");
+        assert_eq!(headers.get("content-type").map(HeaderValue::as_bytes), Some(&b"text/plain"[..]));
+        assert_eq!(headers.get("x-url").map(HeaderValue::as_bytes), Some(&b"http://a:1/"[..]));
+        assert_eq!(parse_headers("no colon"), Err(ErrorCode::InvalidEncoding));
+        assert_eq!(parse_headers("bad name:x"), Err(ErrorCode::InvalidEncoding));
+        assert_eq!(parse_headers("x:\u{7f}"), Err(ErrorCode::InvalidEncoding));
+    }
+
+    #[test]
+    fn only_http_urls_with_a_host() {
+        assert!(parse_url("https://example.com/x?y").is_ok());
+        assert_eq!(parse_url("file:///etc/passwd").map(drop), Err(ErrorCode::InvalidUrl));
+        assert_eq!(parse_url("not a url").map(drop), Err(ErrorCode::InvalidUrl));
+    }
+}

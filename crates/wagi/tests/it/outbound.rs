@@ -1,0 +1,140 @@
+//! Outbound HTTP through the `wasi_experimental_http` imports, against a real peer on loopback:
+//! the example guest built with the original's guest library, and a WAT fixture that passes
+//! garbage to every function.
+
+use std::path::PathBuf;
+
+use crate::peer::Peer;
+use crate::support::{Server, Site, fixture_text};
+
+fn http_fetch() -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/examples/http_fetch.wasm");
+    assert!(built.exists(), "the example modules are missing: run `cargo xtask examples` first");
+    built
+}
+
+/// `[[module]]` for the fetch example at `route` with `extra` lines.
+fn fetch_entry(route: &str, extra: &str) -> String {
+    format!("[[module]]\nroute = \"{route}\"\nmodule = \"{}\"\n{extra}\n", http_fetch().display())
+}
+
+fn post(server: &Server, path: &str, body: &str) -> crate::support::Response {
+    server.request(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nX-Demo: posted\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+#[test]
+fn modules_call_a_real_peer_with_the_original_guest_library() {
+    let peer = Peer::start();
+    let site = Site::new();
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let server = site.serve(&fetch_entry("/fetch", &allowed), &[]);
+
+    let get = server.request(
+        format!("GET /fetch?url={} HTTP/1.1\r\nHost: x\r\nX-Demo: abc\r\nConnection: close\r\n\r\n", peer.url("/echo"))
+            .as_bytes(),
+    );
+    assert_eq!(get.status, 200, "{}", get.text());
+    assert_eq!(
+        get.text(),
+        "status: 201\ncontent-type: text/plain\nx-demo: abc\nx-method: GET\nx-peer: yes\nbody: hello from the peer\n"
+    );
+
+    // The body is read back 7 bytes at a time; a longer one proves the chunks join up.
+    let payload = "a request body that is longer than one chunk";
+    let posted = post(&server, &format!("/fetch?url={}", peer.url("/echo")), payload);
+    assert_eq!(posted.status, 200, "{}", posted.text());
+    assert_eq!(
+        posted.text(),
+        format!(
+            "status: 201\ncontent-type: text/plain\nx-demo: posted\nx-method: POST\nx-peer: yes\nbody: {payload}\n"
+        )
+    );
+
+    // A redirect to a listed destination is followed.
+    let redirected = server.get(&format!("/fetch?url={}", peer.url(&format!("/redirect?to={}", peer.url("/echo")))));
+    assert!(redirected.text().starts_with("status: 201\n"), "{}", redirected.text());
+}
+
+#[test]
+fn destinations_outside_allowed_hosts_are_refused() {
+    let peer = Peer::start();
+    let port = peer.addr.port();
+    let site = Site::new();
+    let config = [
+        fetch_entry("/listed", &format!("allowed_hosts = [\"http://127.0.0.1:{port}\"]")),
+        fetch_entry("/none", ""),
+        fetch_entry("/empty", "allowed_hosts = []"),
+        fetch_entry("/overridden", ""),
+    ]
+    .concat();
+    let override_arg = format!("/overridden=127.0.0.1:{port}");
+    let server = site.serve(&config, &["--allowed-hosts", &override_arg]);
+    let denied = "error: Wasi error 7\n";
+
+    let other_port = if port == 65535 { port - 1 } else { port + 1 };
+    for url in [
+        format!("http://localhost:{port}/echo"),
+        format!("http://127.0.0.1:{other_port}/echo"),
+        format!("https://127.0.0.1:{port}/echo"),
+        peer.url(&format!("/redirect?to=http://localhost:{port}/echo")),
+    ] {
+        let response = server.get(&format!("/listed?url={url}"));
+        assert_eq!((response.status, response.text().as_str()), (502, denied), "{url}");
+    }
+    for route in ["/none", "/empty"] {
+        let response = server.get(&format!("{route}?url={}", peer.url("/echo")));
+        assert_eq!((response.status, response.text().as_str()), (502, denied), "{route}");
+    }
+    let allowed = server.get(&format!("/overridden?url={}", peer.url("/echo")));
+    assert!(allowed.text().starts_with("status: 201\n"), "{}", allowed.text());
+}
+
+#[test]
+fn slow_and_huge_peers_hit_the_outbound_limits() {
+    let peer = Peer::start();
+    let site = Site::new();
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let server =
+        site.serve(&fetch_entry("/fetch", &allowed), &["--outbound-timeout", "300ms", "--outbound-max-body", "1MiB"]);
+    for path in ["/slow", "/huge"] {
+        let response = server.get(&format!("/fetch?url={}", peer.url(path)));
+        assert_eq!((response.status, response.text().as_str()), (502, "error: Wasi error 11\n"), "{path}");
+    }
+    let response = server.get(&format!("/fetch?url={}", peer.url("/echo")));
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn garbage_arguments_get_error_codes_and_the_server_stays_healthy() {
+    let peer = Peer::start();
+    let site = Site::new();
+    let url = peer.url("/echo");
+    site.write(
+        "abi.wat",
+        fixture_text("outbound_abi.wat").replace("{URL_LEN}", &url.len().to_string()).replace("{URL}", &url),
+    );
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let config = format!(
+        "[[module]]\nroute = \"/abi\"\nmodule = \"abi.wat\"\n{allowed}\n\n\
+         [[module]]\nroute = \"/abi-one\"\nmodule = \"abi.wat\"\n{allowed}\nhttp_max_concurrency = 1\n"
+    );
+    let server = site.serve(&config, &[]);
+
+    // Codes: 3 memory access, 6 UTF-8, 10 URL, 8 method, 9 header encoding, 1 handle, 4 buffer
+    // too small, 5 header not found, 13 too many open responses.
+    let abi = server.get("/abi");
+    assert_eq!(abi.status, 200);
+    assert_eq!(abi.text(), "3 6 10 8 9 1 1 1 1 0 201 0 6 4 5 3 3 0 1 0 0 0 3 ");
+    let limited = server.get("/abi-one");
+    assert_eq!(limited.text(), "3 6 10 8 9 1 1 1 1 0 201 0 6 4 5 3 3 13 0 0 0 0 3 ");
+
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/abi").text(), abi.text());
+}
