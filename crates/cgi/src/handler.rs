@@ -11,13 +11,15 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::argv::build_argv;
+use crate::body::ResponseBody;
 use crate::cgi_env::{StaticEnv, build_env};
 use crate::engine::{CompiledModule, Runtime};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
-use crate::response::CgiResponse;
+use crate::respond::{ResponseOptions, respond};
 use crate::routes::{SubRoute, parse_routes_output};
+use crate::stdout::StdoutPipe;
 
 /// The per-instance state: the WASI context, outbound HTTP responses and the resource limits.
 pub(crate) struct State {
@@ -43,6 +45,8 @@ pub struct HandlerSpec {
     pub outbound: OutboundPolicy,
     /// Limits for each request.
     pub limits: Limits,
+    /// When responses start streaming.
+    pub response: ResponseOptions,
     /// Where the module's stderr is appended; `None` discards it.
     pub stderr_log: Option<PathBuf>,
 }
@@ -136,7 +140,10 @@ impl Runtime {
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let outbound = OutboundSession::new(self.outbound.clone(), Arc::default());
-        let outcome = run(&pre, wasi, outbound, ROUTES, limits, &stdout).await;
+        let outcome = match run(&pre, wasi, outbound, ROUTES, limits).await {
+            Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
+            outcome => outcome,
+        };
         create_log(stderr_log).map_err(|source| Error::Log { path: stderr_log.display().to_string(), source })?;
         let written = stderr.take();
         if !written.is_empty() {
@@ -155,22 +162,36 @@ impl Handler {
         &self.spec
     }
 
-    /// Runs the module for one request and parses its output.
-    pub async fn handle(&self, request: &CgiRequest) -> Result<CgiResponse, CgiError> {
-        let stdout = OutputCapture::new(self.spec.limits.max_output, Overflow::Fail);
+    /// Runs the module for one request and answers once its CGI header block is complete:
+    /// from memory when it ends soon, else streaming the rest of its stdout (see
+    /// [`ResponseOptions`]). `slot` is held until the module has ended, so a bound on slots
+    /// bounds the instances alive, streamed responses included.
+    pub async fn handle(
+        self: &Arc<Self>,
+        request: &CgiRequest,
+        slot: impl Send + 'static,
+    ) -> Result<http::Response<ResponseBody>, CgiError> {
+        let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
-        let wasi = self.wasi_context(request, &stdout, &stderr)?;
+        let wasi = self.wasi_context(request, stdout, &stderr)?;
         let outbound = OutboundSession::new(self.outbound_client.clone(), Arc::clone(&self.outbound_policy));
-        let outcome = run(&self.pre, wasi, outbound, &self.spec.entrypoint, &self.spec.limits, &stdout).await;
-        self.log_stderr(&stderr).await;
-        outcome?;
-        CgiResponse::parse(stdout.take())
+        let handler = Arc::clone(self);
+        let guest = Box::pin(async move {
+            let outcome = run(&handler.pre, wasi, outbound, &handler.spec.entrypoint, &handler.spec.limits).await;
+            drop(slot);
+            handler.log_stderr(&stderr).await;
+            match outcome {
+                Ok(()) if output_limit.overflowed() => Err(CgiError::OutputTooLarge { limit: output_limit.limit() }),
+                outcome => outcome,
+            }
+        });
+        respond(guest, output, self.spec.response).await
     }
 
     fn wasi_context(
         &self,
         request: &CgiRequest,
-        stdout: &OutputCapture,
+        stdout: StdoutPipe,
         stderr: &OutputCapture,
     ) -> Result<WasiP1Ctx, CgiError> {
         let argv = build_argv(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref());
@@ -180,7 +201,7 @@ impl Handler {
             .args(&argv)
             .envs(&env)
             .stdin(MemoryInputPipe::new(request.body.clone()))
-            .stdout(stdout.clone())
+            .stdout(stdout)
             .stderr(stderr.clone());
         for volume in &self.spec.volumes {
             let perms = if volume.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
@@ -214,7 +235,6 @@ async fn run(
     outbound: OutboundSession,
     entrypoint: &str,
     limits: &Limits,
-    stdout: &OutputCapture,
 ) -> Result<(), CgiError> {
     let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
     let store_limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
@@ -230,11 +250,7 @@ async fn run(
             .map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
         func.call_async(&mut store, ()).await.or_else(classify)
     };
-    let result = tokio::time::timeout(limits.timeout, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?;
-    if stdout.overflowed() {
-        return Err(CgiError::OutputTooLarge { limit: stdout.limit() });
-    }
-    result
+    tokio::time::timeout(limits.timeout, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
 }
 
 /// Turns a failed call into our error; `proc_exit(0)` is success.

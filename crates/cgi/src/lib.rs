@@ -13,20 +13,25 @@
 
 mod argv;
 mod artifact;
+mod body;
 mod cgi_env;
 mod engine;
 mod error;
 mod handler;
 mod output;
 mod request;
+mod respond;
 mod response;
 mod routes;
+mod stdout;
 
 pub use artifact::{ArtifactCache, ArtifactOrigin};
+pub use body::ResponseBody;
 pub use engine::{CompiledModule, EngineOptions, Runtime};
 pub use error::{CgiError, Error};
 pub use handler::{Handler, HandlerSpec, Limits, VolumeSpec};
 pub use request::{CgiRequest, MatchedRoute, ServerAuthority};
+pub use respond::ResponseOptions;
 pub use response::CgiResponse;
 pub use routes::SubRoute;
 pub use wagi_outbound_http::{OutboundLimits, OutboundPolicy};

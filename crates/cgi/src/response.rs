@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
+use crate::body::ResponseBody;
 use crate::error::CgiError;
 
 /// A module's answer, ready to send.
@@ -26,7 +27,7 @@ pub(crate) const MAX_HEADER_BLOCK: usize = 64 << 10;
 /// Splits `output` at the end of the CGI header block: the first empty line, ignoring CR bytes
 /// (so both `\n\n` and `\r\n\r\n` end it). Returns the header bytes without CRs and the
 /// offset of the body, `Ok(None)` when there is no end, or an error past the size cap.
-fn split_header_block(output: &[u8]) -> Result<Option<(Vec<u8>, usize)>, CgiError> {
+pub(crate) fn split_header_block(output: &[u8]) -> Result<Option<(Vec<u8>, usize)>, CgiError> {
     let mut header = Vec::new();
     let mut at_line_start = true;
     for (idx, &byte) in output.iter().enumerate() {
@@ -54,11 +55,22 @@ impl CgiResponse {
     pub fn parse(output: Bytes) -> Result<Self, CgiError> {
         parse_cgi_output(output)
     }
+
+    /// The HTTP response to send.
+    pub fn into_http(self) -> http::Response<ResponseBody> {
+        http_response(self.status, self.headers, ResponseBody::full(self.body))
+    }
 }
 
 fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
     let (header_block, body_start) = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
-    let header_text = std::str::from_utf8(&header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
+    let (status, headers) = parse_head(&header_block)?;
+    Ok(CgiResponse { status, headers, body: output.slice(body_start..) })
+}
+
+/// The status and headers a CGI header block (without CR bytes) gives.
+pub(crate) fn parse_head(header_block: &[u8]) -> Result<(StatusCode, Vec<(HeaderName, HeaderValue)>), CgiError> {
+    let header_text = std::str::from_utf8(header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
 
     let mut status = None;
     let mut location = false;
@@ -92,7 +104,23 @@ fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
         (None, false, true) => StatusCode::OK,
         (None, false, false) => return Err(CgiError::MissingRequiredHeader),
     };
-    Ok(CgiResponse { status, headers, body: output.slice(body_start..) })
+    Ok((status, headers))
+}
+
+/// An HTTP response with `status`, `headers` and `body`.
+pub(crate) fn http_response(
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: ResponseBody,
+) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    map.reserve(headers.len());
+    for (name, value) in headers {
+        map.append(name, value);
+    }
+    response
 }
 
 /// `Status: 404 Not Found`: the three digits before the first space.

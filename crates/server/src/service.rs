@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, Version, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use wagi_cgi::{CgiRequest, MatchedRoute, ServerAuthority};
+use wagi_cgi::{CgiRequest, MatchedRoute, ResponseBody, ServerAuthority};
 
+use crate::admission::Slot;
 use crate::routing::Route;
 use crate::server::ServerState;
 use crate::status::RequestError;
 
-/// The response body type: every response is sent from memory.
-pub(crate) type Body = Full<Bytes>;
+/// The response body type: from memory, or streamed from a running module.
+pub(crate) type Body = ResponseBody;
 
 /// The built-in health route; it wins over any configured route of the same path.
 const HEALTHZ: &str = "/healthz";
@@ -45,7 +46,7 @@ pub(crate) async fn handle(
         pattern: route.pattern.to_string(),
     };
     let result = match state.admission.admit().await {
-        Some(_slot) => run(request, route, matched, &state, remote).await,
+        Some(slot) => run(request, route, matched, &state, remote, slot).await,
         None => Err(RequestError::Busy),
     };
     let response = result.unwrap_or_else(|error| {
@@ -62,6 +63,7 @@ async fn run(
     matched: MatchedRoute,
     state: &ServerState,
     remote: SocketAddr,
+    slot: Slot,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = request.into_parts();
     let limit = route.max_body;
@@ -100,14 +102,7 @@ async fn run(
         authority,
         route: matched,
     };
-    let cgi_response = route.handler.handle(&cgi_request).await?;
-    let mut response = Response::new(Full::new(cgi_response.body));
-    *response.status_mut() = cgi_response.status;
-    let headers = response.headers_mut();
-    for (name, value) in cgi_response.headers {
-        headers.append(name, value);
-    }
-    Ok(response)
+    Ok(route.handler.handle(&cgi_request, slot).await?)
 }
 
 /// RFC 3986 §2.1: every `%` starts a two-hex-digit escape.
@@ -135,7 +130,7 @@ fn protocol(version: Version) -> &'static str {
 }
 
 pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(Full::new(body.into()));
+    let mut response = Response::new(ResponseBody::full(body));
     *response.status_mut() = status;
     response
 }

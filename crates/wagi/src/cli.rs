@@ -85,6 +85,21 @@ pub(crate) struct SourceArgs {
 
     #[command(flatten)]
     pub(crate) outbound: OutboundArgs,
+
+    #[command(flatten)]
+    pub(crate) response: ResponseArgs,
+}
+
+/// When a response is sent from memory and when it streams.
+#[derive(Debug, Args)]
+pub(crate) struct ResponseArgs {
+    /// Body bytes held before a response starts streaming; smaller responses are sent whole.
+    #[arg(long = "response-hold", value_name = "SIZE", default_value = "64KiB", value_parser = parse_byte_size)]
+    pub(crate) hold: u64,
+
+    /// How long a response is held after the module's headers are complete before it streams.
+    #[arg(long = "response-flush", value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    pub(crate) flush_interval: Duration,
 }
 
 /// Outbound HTTP: where modules may connect and how much they may do.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_cgi::{
-    ArtifactCache, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy, Runtime, VolumeSpec,
+    ArtifactCache, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy, ResponseOptions, Runtime,
+    VolumeSpec,
 };
 use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
@@ -104,6 +105,10 @@ pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
                     .collect(),
                 outbound: outbound.clone(),
                 limits: entry_limits,
+                response: ResponseOptions {
+                    hold: usize::try_from(source.response.hold).unwrap_or(usize::MAX),
+                    flush_interval: source.response.flush_interval,
+                },
                 stderr_log: Some(stderr_log(&log_dir, &pattern)),
             };
             let handler = runtime

@@ -72,3 +72,67 @@ fn an_invalid_header_value_is_502_and_the_connection_survives() {
     let second = read_response(&mut connection, false);
     assert_eq!((second.status, second.text().as_str()), (200, "fine"));
 }
+
+/// A module that prints a header block, then `chunks` blocks of 64 KiB (bytes `a`), then either
+/// returns or loops until its deadline.
+fn streamer(chunks: u32, then_loop: bool) -> String {
+    let ending = if then_loop { "(loop $spin (br $spin))" } else { "" };
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 65536) "Content-Type: application/octet-stream\n\n")
+  (func (export "_start") (local $n i32)
+    (memory.fill (i32.const 0) (i32.const 97) (i32.const 65536))
+    (i32.store (i32.const 65600) (i32.const 65536))
+    (i32.store (i32.const 65604) (i32.const 40))
+    (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
+    (i32.store (i32.const 65600) (i32.const 0))
+    (i32.store (i32.const 65604) (i32.const 65536))
+    (block $done (loop $again
+      (br_if $done (i32.ge_u (local.get $n) (i32.const {chunks})))
+      (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $again)))
+    {ending}))"#
+    )
+}
+
+#[test]
+fn large_responses_stream_and_small_ones_are_sent_whole() {
+    let site = Site::new();
+    site.write("big.wat", streamer(160, false));
+    site.write("hang.wat", streamer(16, true));
+    site.write("small.wat", printer(b"Content-Type: text/plain\n\nsmall", Then::Return));
+    let config = format!(
+        "{}\n{}timeout = \"2s\"\n\n{}",
+        entry("/big", "big.wat"),
+        entry("/hang", "hang.wat"),
+        entry("/small", "small.wat")
+    );
+    let server = site.serve(&config, &[]);
+
+    // 10 MiB arrive complete and byte-exact, chunked, since the length was not known up front.
+    let big = server.get("/big");
+    assert_eq!(big.status, 200);
+    assert_eq!(big.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(big.body.len(), 160 << 16);
+    assert!(big.body.iter().all(|&b| b == b'a'));
+
+    // The response starts while the module still runs: a 200 and the first megabyte arrive from
+    // a module that is killed at its deadline, and the stream is then cut short without its
+    // final chunk, so the client cannot take it for complete.
+    let mut connection = server.connect();
+    connection.write_all(b"GET /hang HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut raw = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut connection, &mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{}", &text[..text.len().min(200)]);
+    assert!(text.to_ascii_lowercase().contains("transfer-encoding: chunked"));
+    assert!(raw.len() > 16 << 16, "only {} bytes arrived", raw.len());
+    assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "a failed stream must not end like a complete one");
+
+    let small = server.get("/small");
+    assert_eq!((small.status, small.header("content-length")), (200, Some("5")));
+    assert_eq!(server.get("/healthz").status, 200);
+}

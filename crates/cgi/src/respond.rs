@@ -1,0 +1,91 @@
+//! Turning a running module's stdout into a response: wait for the CGI header block, hold the
+//! response a little, then either answer from memory or stream the rest.
+//!
+//! Holding keeps small responses what they were (one write, with `Content-Length`, and an error
+//! status with none of the output if the module fails). The response starts as soon as the
+//! module has exited, its body passes [`ResponseOptions::hold`], or
+//! [`ResponseOptions::flush_interval`] has passed since the header block was complete.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::body::ResponseBody;
+use crate::error::CgiError;
+use crate::response::{CgiResponse, http_response, parse_head, split_header_block};
+
+/// When a response stops being held and starts streaming.
+#[derive(Clone, Copy, Debug)]
+pub struct ResponseOptions {
+    /// Body bytes held before the response starts.
+    pub hold: usize,
+    /// How long a response is held after its header block is complete.
+    pub flush_interval: Duration,
+}
+
+impl Default for ResponseOptions {
+    fn default() -> Self {
+        Self { hold: 64 << 10, flush_interval: Duration::from_millis(20) }
+    }
+}
+
+/// A module's run, from instantiation to exit, owning everything it needs.
+pub(crate) type Guest = Pin<Box<dyn Future<Output = Result<(), CgiError>> + Send>>;
+
+/// Drives `guest` while reading its stdout from `output`, and answers.
+pub(crate) async fn respond(
+    mut guest: Guest,
+    mut output: mpsc::Receiver<Bytes>,
+    options: ResponseOptions,
+) -> Result<http::Response<ResponseBody>, CgiError> {
+    let mut buffer = BytesMut::new();
+    // The header block (without CRs) and where the body starts, once the block is complete.
+    let mut head: Option<(Vec<u8>, usize)> = None;
+    let mut flush_at: Option<Instant> = None;
+    let mut outcome: Option<Result<(), CgiError>> = None;
+    let (header_block, body_start) = loop {
+        let running = outcome.is_none();
+        tokio::select! {
+            biased;
+            chunk = output.recv() => match chunk {
+                Some(bytes) => {
+                    buffer.extend_from_slice(&bytes);
+                    if head.is_none() {
+                        head = split_header_block(&buffer)?;
+                        if head.is_some() {
+                            flush_at = Some(Instant::now() + options.flush_interval);
+                        }
+                    }
+                    if let Some((_, start)) = &head
+                        && running
+                        && buffer.len() - start > options.hold
+                    {
+                        break head.take().unwrap_or_default();
+                    }
+                }
+                // Every writer is gone: the module has ended, and all its output is here.
+                None => {
+                    let outcome = match outcome {
+                        Some(outcome) => outcome,
+                        None => guest.await,
+                    };
+                    outcome?;
+                    return CgiResponse::parse(buffer.freeze()).map(CgiResponse::into_http);
+                }
+            },
+            result = &mut guest, if running => outcome = Some(result),
+            () = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if running && flush_at.is_some() => {
+                break head.take().unwrap_or_default();
+            }
+        }
+    };
+    // The module is still running and its header block is complete: start the response.
+    let (status, headers) = parse_head(&header_block)?;
+    let body = buffer.freeze().slice(body_start..);
+    let task = tokio::spawn(guest);
+    Ok(http_response(status, headers, ResponseBody::streaming(body, output, task)))
+}
