@@ -1,8 +1,9 @@
 //! This binary defines auxiliary build commands, which are not expressible with just `cargo`.
 //!
 //! Run it as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`). It is plain Rust with
-//! `anyhow` as its only dependency, and no product crate depends on it. See `USAGE` for the commands.
+//! `anyhow` and `tempfile` as its only dependencies, and no product crate depends on it. See `USAGE` for the commands.
 
+mod bench;
 mod ci;
 mod examples;
 mod fuzz;
@@ -22,6 +23,8 @@ commands:
   serve       build the examples, then run `wagi -c examples/modules.toml [args]`
   ci          check formatting, tidiness and lints, build the examples, run every test
   fuzz        run the fuzz targets: `fuzz --seconds N [TARGET...]` (nightly + cargo-fuzz)
+  bench       measure wagi against a minimal hyper server (release builds, wrk):
+              `bench [--rounds N] [--seconds S]`
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Some("serve") => examples::serve(&rest),
         Some("ci") => ci::run_all(),
         Some("fuzz") => fuzz::run_targets(&rest),
+        Some("bench") => bench::run_bench(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -35,7 +35,7 @@ impl Default for EngineOptions {
             max_instances: 256,
             max_memory: 256 << 20,
             memory_keep_resident: 2 << 20,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(2),
             outbound: OutboundLimits::default(),
         }
     }

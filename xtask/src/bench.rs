@@ -1,0 +1,598 @@
+//! `cargo xtask bench [--rounds N] [--seconds S]`: measures wagi side by side with the ceiling, a
+//! minimal hyper server (`crates/ceiling`) answering what `hello.wat` answers, in one run.
+//!
+//! Both servers are release builds on loopback, driven by `wrk` (installed with apt when
+//! missing). Each throughput scenario alternates ceiling and wagi for several rounds and prints
+//! medians, so both see the same machine state; wagi's req/s is also given as a ratio to the
+//! ceiling's at the same concurrency. Further scenarios: a Rust guest, a 64 KiB POST echo, a
+//! 10 MiB streamed response, `/healthz` while looping modules run, and time to ready for 50
+//! modules with a cold and a warm compiled-code cache.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{cargo, examples, project_root, read_stdout, run};
+
+/// How long one client may wait for anything before the bench gives up.
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A module that prints a header block and 10 MiB (160 writes of 64 KiB).
+const STREAM_WAT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 65536) "Content-Type: application/octet-stream\n\n")
+  (func (export "_start") (local $n i32)
+    (memory.fill (i32.const 0) (i32.const 97) (i32.const 65536))
+    (i32.store (i32.const 65600) (i32.const 65536))
+    (i32.store (i32.const 65604) (i32.const 40))
+    (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
+    (i32.store (i32.const 65600) (i32.const 0))
+    (i32.store (i32.const 65604) (i32.const 65536))
+    (block $done (loop $again
+      (br_if $done (i32.ge_u (local.get $n) (i32.const 160)))
+      (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $again)))))"#;
+const STREAM_BYTES: usize = 160 << 16;
+
+/// A module that never returns; stopped at its deadline.
+const LOOP_WAT: &str = r#"(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"#;
+
+struct Options {
+    rounds: usize,
+    seconds: u32,
+}
+
+pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
+    let options = parse_args(args)?;
+    let root = project_root()?;
+    examples::build()?;
+    run(cargo().current_dir(&root).args(["build", "--release", "-p", "wagi", "-p", "wagi-ceiling"]))?;
+    ensure_wrk()?;
+    let release = root.join("target/release");
+    let site = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let config = write_site(&root, site.path())?;
+    let mut report = Report::default();
+
+    let ceiling = Server::start(Command::new(release.join("wagi-ceiling")).arg("127.0.0.1:0"))?;
+    let wagi = Server::start(&mut wagi_command(&release, &config, site.path(), "cache"))?;
+    let idle_rss = rss_kib(wagi.pid())?;
+
+    for connections in [1, 64, 512] {
+        let name = format!("hello.wat, {connections} connections");
+        let rss = (connections == 512).then(|| RssSampler::start(wagi.pid()));
+        let (ceiling_runs, wagi_runs) = alternate(&options, |round_wagi| {
+            let server = if round_wagi { &wagi } else { &ceiling };
+            wrk(&server.url("/hello"), connections, options.seconds, None)
+        })?;
+        let ceiling_median = Median::of(&ceiling_runs);
+        report.row(&name, "ceiling", &ceiling_median, None);
+        report.row(&name, "wagi", &Median::of(&wagi_runs), Some(&ceiling_median));
+        if let Some(rss) = rss {
+            let peak = rss.stop();
+            report.note(format!(
+                "wagi RSS: {} MiB idle, {} MiB peak under 512 connections ({} MiB above idle)",
+                idle_rss / 1024,
+                peak / 1024,
+                peak.saturating_sub(idle_rss) / 1024
+            ));
+        }
+        if connections == 64 {
+            report.ceiling_64 = Some(ceiling_median);
+        }
+    }
+
+    let ceiling_64 = report.ceiling_64.clone();
+    let env_runs = repeat(&options, || wrk(&wagi.url("/env/bench?a=1&b=2"), 64, options.seconds, None))?;
+    report.row("Rust env-dump guest, 64 connections", "wagi", &Median::of(&env_runs), ceiling_64.as_ref());
+    let post = site.path().join("post.lua");
+    std::fs::write(&post, "wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", 65536)\n")?;
+    let echo_runs = repeat(&options, || wrk(&wagi.url("/echo"), 64, options.seconds, Some(&post)))?;
+    report.row("POST echo of 64 KiB, 64 connections", "wagi", &Median::of(&echo_runs), None);
+
+    stream_scenarios(&options, &wagi, idle_rss, &mut report)?;
+    health_under_loops(&options, &wagi, &mut report)?;
+    drop(wagi);
+    drop(ceiling);
+
+    startup_scenarios(&options, &root, &release, site.path(), &mut report)?;
+    println!("\n{}", report.render(&options));
+    Ok(())
+}
+
+fn parse_args(args: &[OsString]) -> anyhow::Result<Options> {
+    let mut options = Options { rounds: 3, seconds: 5 };
+    let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        let value = args.next().with_context(|| format!("`{arg}` needs a value"))?;
+        match arg.as_str() {
+            "--rounds" => options.rounds = value.parse().context("--rounds takes a number")?,
+            "--seconds" => options.seconds = value.parse().context("--seconds takes a number")?,
+            other => bail!("unknown argument `{other}`; usage: cargo xtask bench [--rounds N] [--seconds S]"),
+        }
+    }
+    if options.rounds == 0 || options.seconds == 0 {
+        bail!("--rounds and --seconds must be at least 1");
+    }
+    Ok(options)
+}
+
+fn ensure_wrk() -> anyhow::Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    println!("wrk is not installed; installing it with apt-get (the Debian package `wrk`)");
+    run(Command::new("apt-get").args(["install", "-y", "wrk"]))
+        .context("cannot install wrk; install it (Debian/Ubuntu: `apt-get install wrk`) and run again")
+}
+
+/// The bench's modules.toml and modules; returns the config path.
+fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::write(dir.join("stream.wat"), STREAM_WAT)?;
+    std::fs::write(dir.join("loop.wat"), LOOP_WAT)?;
+    let module = |name: &str| root.join("target/examples").join(name).display().to_string();
+    let config = format!(
+        "[[module]]\nroute = \"/hello\"\nmodule = \"{hello}\"\n\n\
+         [[module]]\nroute = \"/env/...\"\nmodule = \"{env}\"\n\n\
+         [[module]]\nroute = \"/echo\"\nmodule = \"{echo}\"\n\n\
+         [[module]]\nroute = \"/stream\"\nmodule = \"stream.wat\"\n\n\
+         [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
+        hello = root.join("examples/hello.wat").display(),
+        env = module("env_dump.wasm"),
+        echo = module("echo.wasm"),
+    );
+    let path = dir.join("modules.toml");
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// `wagi` serving `config`, caching in `<dir>/<cache>` and logging to `<dir>/<cache>.log` (the
+/// looping scenario logs every 504).
+fn wagi_command(release: &Path, config: &Path, dir: &Path, cache: &str) -> Command {
+    let mut command = Command::new(release.join("wagi"));
+    if let Ok(log) = std::fs::File::create(dir.join(format!("{cache}.log"))) {
+        command.stderr(log);
+    }
+    command
+        .arg("-c")
+        .arg(config)
+        .args(["-l", "127.0.0.1:0", "--log-dir"])
+        .arg(dir.join("logs"))
+        .arg("--module-cache")
+        .arg(dir.join(cache));
+    command
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    ready_after: Duration,
+}
+
+impl Server {
+    /// Starts `command` and waits for its `Ready: serving on http://ADDR` line.
+    fn start(command: &mut Command) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let mut child = command.stdout(Stdio::piped()).spawn().context("cannot start server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = lines.find_map(|line| line.ok()?.strip_prefix("Ready: serving on http://").map(str::to_owned));
+        let ready_after = started.elapsed();
+        std::thread::spawn(move || lines.for_each(drop));
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            bail!("the server exited before it was ready: {:?}", child.wait());
+        };
+        Ok(Self { child, addr: addr.parse().context("listening address")?, ready_after })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One load-generator run.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    requests_per_second: f64,
+    p50_micros: f64,
+    p99_micros: f64,
+    errors: u64,
+}
+
+/// Runs `wrk` against `url`; errors are socket errors plus non-2xx/3xx responses.
+fn wrk(url: &str, connections: u32, seconds: u32, script: Option<&Path>) -> anyhow::Result<Run> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "--latency",
+        "--timeout",
+        "10s",
+        "-t",
+        &connections.min(2).to_string(),
+        "-c",
+        &connections.to_string(),
+        "-d",
+        &format!("{seconds}s"),
+    ]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let output = read_stdout(command.arg(url))?;
+    parse_wrk(&output).with_context(|| format!("cannot read wrk's report:\n{output}"))
+}
+
+fn parse_wrk(output: &str) -> Option<Run> {
+    let mut run = Run::default();
+    for line in output.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        match (first, words.next()) {
+            ("Requests/sec:", Some(value)) => run.requests_per_second = value.parse().ok()?,
+            ("50%", Some(value)) => run.p50_micros = parse_duration_micros(value)?,
+            ("99%", Some(value)) => run.p99_micros = parse_duration_micros(value)?,
+            ("Non-2xx", _) => run.errors += line.rsplit(' ').next()?.parse::<u64>().ok()?,
+            ("Socket", Some("errors:")) => {
+                run.errors +=
+                    line.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    (run.requests_per_second > 0.0).then_some(run)
+}
+
+/// `101.00us`, `1.23ms`, `2.00s` as microseconds.
+fn parse_duration_micros(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => number,
+        "ms" => number * 1e3,
+        "s" => number * 1e6,
+        "m" => number * 60e6,
+        _ => return None,
+    })
+}
+
+/// Runs `measure(false)` (ceiling) and `measure(true)` (wagi) alternately, `rounds` times each.
+fn alternate(
+    options: &Options,
+    mut measure: impl FnMut(bool) -> anyhow::Result<Run>,
+) -> anyhow::Result<(Vec<Run>, Vec<Run>)> {
+    let (mut ceiling, mut wagi) = (Vec::new(), Vec::new());
+    for _ in 0..options.rounds {
+        ceiling.push(measure(false)?);
+        wagi.push(measure(true)?);
+    }
+    Ok((ceiling, wagi))
+}
+
+fn repeat(options: &Options, mut measure: impl FnMut() -> anyhow::Result<Run>) -> anyhow::Result<Vec<Run>> {
+    (0..options.rounds).map(|_| measure()).collect()
+}
+
+/// The medians of several runs; errors are summed.
+#[derive(Clone, Debug)]
+struct Median(Run);
+
+impl Median {
+    fn of(runs: &[Run]) -> Self {
+        Self(Run {
+            requests_per_second: median(runs.iter().map(|r| r.requests_per_second)),
+            p50_micros: median(runs.iter().map(|r| r.p50_micros)),
+            p99_micros: median(runs.iter().map(|r| r.p99_micros)),
+            errors: runs.iter().map(|r| r.errors).sum(),
+        })
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// 10 MiB responses: time to first byte and throughput for one client, then 64 at once with the
+/// server's memory watched.
+fn stream_scenarios(options: &Options, wagi: &Server, idle_rss: u64, report: &mut Report) -> anyhow::Result<()> {
+    let mut first_bytes = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..options.rounds {
+        let (first_byte, total) = download(wagi.addr, "/stream")?;
+        first_bytes.push(first_byte.as_secs_f64() * 1e6);
+        totals.push(total.as_secs_f64());
+    }
+    let total = median(totals.into_iter());
+    report.note(format!(
+        "10 MiB streamed response, one client: first byte after {} (median), whole body in {:.1} ms ({:.0} MiB/s)",
+        micros(median(first_bytes.into_iter())),
+        total * 1e3,
+        (STREAM_BYTES as f64 / (1 << 20) as f64) / total
+    ));
+
+    let sampler = RssSampler::start(wagi.pid());
+    let started = Instant::now();
+    let addr = wagi.addr;
+    let clients: Vec<_> = (0..64).map(|_| std::thread::spawn(move || download(addr, "/stream"))).collect();
+    let mut failed = 0;
+    for client in clients {
+        if !matches!(client.join(), Ok(Ok(_))) {
+            failed += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let peak = sampler.stop();
+    report.note(format!(
+        "64 clients downloading 10 MiB each: {:.0} ms in all, {failed} failed; wagi RSS peak {} MiB, {} MiB above idle",
+        elapsed.as_secs_f64() * 1e3,
+        peak / 1024,
+        peak.saturating_sub(idle_rss) / 1024
+    ));
+    Ok(())
+}
+
+/// GETs `path` on a new connection; returns the time to the first byte and to the end. Fails
+/// unless the status is 200 and at least [`STREAM_BYTES`] arrive.
+fn download(addr: SocketAddr, path: &str) -> anyhow::Result<(Duration, Duration)> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut buffer = vec![0; 256 << 10];
+    let first = stream.read(&mut buffer)?;
+    let first_byte = started.elapsed();
+    if !buffer[..first].starts_with(b"HTTP/1.1 200") {
+        bail!("unexpected response: {}", String::from_utf8_lossy(&buffer[..first.min(100)]));
+    }
+    let mut received = first;
+    loop {
+        match stream.read(&mut buffer)? {
+            0 => break,
+            n => received += n,
+        }
+    }
+    if received < STREAM_BYTES {
+        bail!("only {received} bytes arrived");
+    }
+    Ok((first_byte, started.elapsed()))
+}
+
+/// `/healthz` and `/hello` while 8 clients keep the looping module busy until its deadline.
+fn health_under_loops(options: &Options, wagi: &Server, report: &mut Report) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let looped = Arc::new(AtomicU64::new(0));
+    let addr = wagi.addr;
+    let loopers: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, looped) = (Arc::clone(&stop), Arc::clone(&looped));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(504) = get_status(addr, "/loop") {
+                        looped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let health = Median::of(&repeat(options, || wrk(&wagi.url("/healthz"), 4, options.seconds, None))?);
+    let hello = Median::of(&repeat(options, || wrk(&wagi.url("/hello"), 4, options.seconds, None))?);
+    stop.store(true, Ordering::Relaxed);
+    for looper in loopers {
+        let _ = looper.join();
+    }
+    report.row("/healthz, 4 connections, 8 looping clients", "wagi", &health, None);
+    report.row("hello.wat, 4 connections, 8 looping clients", "wagi", &hello, None);
+    report.note(format!("looping requests ended with 504 at their 2 s deadline: {}", looped.load(Ordering::Relaxed)));
+    Ok(())
+}
+
+fn get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no status")
+}
+
+/// Time to ready with 50 distinct Rust modules: first with an empty cache (compiling), then
+/// again with the compiled code cached.
+fn startup_scenarios(
+    options: &Options,
+    root: &Path,
+    release: &Path,
+    dir: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let base = std::fs::read(root.join("target/examples/env_dump.wasm")).context("env_dump.wasm")?;
+    let mut config = String::new();
+    for n in 0..50 {
+        let name = format!("module{n}.wasm");
+        std::fs::write(dir.join(&name), with_custom_section(&base, &format!("bench-{n}")))?;
+        writeln!(config, "[[module]]\nroute = \"/m{n}\"\nmodule = \"{name}\"\n")?;
+    }
+    let config_path = dir.join("fifty.toml");
+    std::fs::write(&config_path, config)?;
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for round in 0..options.rounds {
+        let cache = format!("startup-cache-{round}");
+        let first = Server::start(&mut wagi_command(release, &config_path, dir, &cache))?;
+        cold.push(first.ready_after.as_secs_f64() * 1e6);
+        drop(first);
+        let second = Server::start(&mut wagi_command(release, &config_path, dir, &cache))?;
+        warm.push(second.ready_after.as_secs_f64() * 1e6);
+    }
+    report.note(format!(
+        "time to ready with 50 modules ({} KiB each): {} with an empty cache, {} with compiled code cached (medians)",
+        base.len() / 1024,
+        micros(median(cold.into_iter())),
+        micros(median(warm.into_iter()))
+    ));
+    Ok(())
+}
+
+/// `wasm` with a custom section named `name` appended: the same code, another digest.
+fn with_custom_section(wasm: &[u8], name: &str) -> Vec<u8> {
+    let mut payload = leb128(name.len());
+    payload.extend_from_slice(name.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0);
+    out.extend(leb128(payload.len()));
+    out.extend(payload);
+    out
+}
+
+fn leb128(mut value: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(byte);
+            return bytes;
+        }
+        bytes.push(byte | 0x80);
+    }
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")
+}
+
+/// Samples a process's RSS every 20 ms and keeps the peak.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<String>,
+    notes: Vec<String>,
+    ceiling_64: Option<Median>,
+}
+
+impl Report {
+    fn row(&mut self, scenario: &str, server: &str, median: &Median, ceiling: Option<&Median>) {
+        let ratio = ceiling.map_or_else(String::new, |c| {
+            format!(
+                "{:.2}x req/s, {:.1}x p99",
+                median.0.requests_per_second / c.0.requests_per_second,
+                median.0.p99_micros / c.0.p99_micros
+            )
+        });
+        let line = format!(
+            "| {scenario} | {server} | {:.0} | {} | {} | {} | {ratio} |",
+            median.0.requests_per_second,
+            micros(median.0.p50_micros),
+            micros(median.0.p99_micros),
+            median.0.errors
+        );
+        println!("{line}");
+        self.rows.push(line);
+    }
+
+    fn note(&mut self, note: String) {
+        println!("{note}");
+        self.notes.push(note);
+    }
+
+    fn render(&self, options: &Options) -> String {
+        let mut text = format!(
+            "Medians of {} rounds of {} s each (wrk, loopback; ceiling and wagi alternate).\n\n\
+             | scenario | server | req/s | p50 | p99 | errors | wagi vs ceiling |\n|---|---|---|---|---|---|---|\n",
+            options.rounds, options.seconds
+        );
+        for row in &self.rows {
+            text.push_str(row);
+            text.push('\n');
+        }
+        text.push('\n');
+        for note in &self.notes {
+            text.push_str("- ");
+            text.push_str(note);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn micros(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} s", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.2} ms", value / 1e3)
+    } else {
+        format!("{value:.0} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_reports() {
+        let report = "Running 5s test @ http://127.0.0.1:1/hello\n  2 threads and 64 connections\n\
+            \x20 Latency Distribution\n     50%  512.00us\n     75%    1.00ms\n     90%    2.00ms\n     99%    3.50ms\n\
+            \x20 100 requests in 5.00s, 10.00KB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n\
+            \x20 Non-2xx or 3xx responses: 4\nRequests/sec:  12345.67\nTransfer/sec:      1.00MB\n";
+        let run = parse_wrk(report).expect("parses");
+        assert_eq!((run.requests_per_second, run.p50_micros, run.p99_micros, run.errors), (12345.67, 512.0, 3500.0, 7));
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(leb128(300), vec![0xac, 0x02]);
+    }
+}
