@@ -180,10 +180,11 @@ impl Handler {
             let outcome = run(&handler.pre, wasi, outbound, &handler.spec.entrypoint, &handler.spec.limits).await;
             drop(slot);
             handler.log_stderr(&stderr).await;
-            match outcome {
-                Ok(()) if output_limit.overflowed() => Err(CgiError::OutputTooLarge { limit: output_limit.limit() }),
-                outcome => outcome,
+            // A guest whose write failed at the limit may trap on it; the limit is the cause.
+            if output_limit.overflowed() {
+                return Err(CgiError::OutputTooLarge { limit: output_limit.limit() });
             }
+            outcome
         });
         respond(guest, output, self.spec.response).await
     }
