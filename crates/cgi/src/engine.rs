@@ -55,8 +55,17 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
     pub(crate) outbound: OutboundClient,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
     pooling: bool,
+    max_memory: u64,
     _ticker: EpochTicker,
+}
+
+/// Receives a measurement each time a module is instantiated for a request, e.g. to export
+/// metrics. Called on the request's task, so it must be quick.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// Creating one instance took `elapsed`.
+    fn instantiated(&self, elapsed: Duration);
 }
 
 impl Runtime {
@@ -76,7 +85,17 @@ impl Runtime {
         link_host_functions(&mut linker)?;
         let outbound = OutboundClient::new(options.outbound).map_err(|e| Error::Engine(e.to_string()))?;
         let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
-        Ok(Self { engine, linker, outbound, pooling, _ticker: ticker })
+        Ok(Self { engine, linker, outbound, observer: None, pooling, max_memory: options.max_memory, _ticker: ticker })
+    }
+
+    /// Reports instantiations of handlers prepared from now on to `observer`.
+    pub fn set_observer(&mut self, observer: Arc<dyn Observer>) {
+        self.observer = Some(observer);
+    }
+
+    /// The largest linear memory a handler of this engine may be given, in bytes.
+    pub fn max_memory(&self) -> u64 {
+        self.max_memory
     }
 
     /// Whether instances come from the pre-allocated pool.

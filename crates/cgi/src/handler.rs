@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wagi_outbound_http::{OutboundClient, OutboundPolicy, OutboundSession};
 use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
@@ -13,7 +13,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use crate::argv::build_argv;
 use crate::body::ResponseBody;
 use crate::cgi_env::{StaticEnv, build_env};
-use crate::engine::{CompiledModule, Runtime};
+use crate::engine::{CompiledModule, Observer, Runtime};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
@@ -88,6 +88,7 @@ pub struct Handler {
     static_env: StaticEnv,
     outbound_client: OutboundClient,
     outbound_policy: Arc<OutboundPolicy>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -119,7 +120,14 @@ impl Runtime {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
         let outbound_policy = Arc::new(spec.outbound.clone());
-        Ok(Handler { pre, spec, static_env, outbound_client: self.outbound.clone(), outbound_policy })
+        Ok(Handler {
+            pre,
+            spec,
+            static_env,
+            outbound_client: self.outbound.clone(),
+            outbound_policy,
+            observer: self.observer.clone(),
+        })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -140,7 +148,7 @@ impl Runtime {
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let outbound = OutboundSession::new(self.outbound.clone(), Arc::default());
-        let outcome = match run(&pre, wasi, outbound, ROUTES, limits).await {
+        let outcome = match run(&pre, wasi, outbound, ROUTES, limits, None).await {
             Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -177,7 +185,9 @@ impl Handler {
         let outbound = OutboundSession::new(self.outbound_client.clone(), Arc::clone(&self.outbound_policy));
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
-            let outcome = run(&handler.pre, wasi, outbound, &handler.spec.entrypoint, &handler.spec.limits).await;
+            let spec = &handler.spec;
+            let observer = handler.observer.as_deref();
+            let outcome = run(&handler.pre, wasi, outbound, &spec.entrypoint, &spec.limits, observer).await;
             drop(slot);
             handler.log_stderr(&stderr).await;
             // A guest whose write failed at the limit may trap on it; the limit is the cause.
@@ -218,7 +228,11 @@ impl Handler {
         if bytes.is_empty() {
             return;
         }
-        tracing::debug!(module = %self.spec.name, bytes = bytes.len(), "module wrote to stderr");
+        if tracing::enabled!(target: "wagi::module", tracing::Level::INFO) {
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                tracing::info!(target: "wagi::module", module = %self.spec.name, "{line}");
+            }
+        }
         if stderr.overflowed() {
             tracing::warn!(module = %self.spec.name, limit = stderr.limit(), "module stderr truncated");
         }
@@ -236,6 +250,7 @@ async fn run(
     outbound: OutboundSession,
     entrypoint: &str,
     limits: &Limits,
+    observer: Option<&dyn Observer>,
 ) -> Result<(), CgiError> {
     let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
     let store_limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
@@ -245,7 +260,11 @@ async fn run(
     store.epoch_deadline_async_yield_and_update(1);
 
     let call = async {
+        let started = Instant::now();
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
+        if let Some(observer) = observer {
+            observer.instantiated(started.elapsed());
+        }
         let func = instance
             .get_typed_func::<(), ()>(&mut store, entrypoint)
             .map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;

@@ -27,7 +27,7 @@ mod stdout;
 
 pub use artifact::{ArtifactCache, ArtifactOrigin};
 pub use body::ResponseBody;
-pub use engine::{CompiledModule, EngineOptions, Runtime};
+pub use engine::{CompiledModule, EngineOptions, Observer, Runtime};
 pub use error::{CgiError, Error};
 pub use handler::{Handler, HandlerSpec, Limits, VolumeSpec};
 pub use request::{CgiRequest, MatchedRoute, ServerAuthority};

@@ -86,6 +86,7 @@ pub(crate) async fn respond(
     // The module is still running and its header block is complete: start the response.
     let (status, headers) = parse_head(&header_block)?;
     let body = buffer.freeze().slice(body_start..);
-    let task = tokio::spawn(guest);
+    // The guest keeps logging inside the request's span (its id) after the response started.
+    let task = tokio::spawn(tracing::Instrument::in_current_span(guest));
     Ok(http_response(status, headers, ResponseBody::streaming(body, output, task)))
 }

@@ -10,11 +10,17 @@
 //! `wagi` crate builds the table and hands it over.
 #![deny(missing_docs)]
 
+mod access;
 mod admission;
+mod metrics;
 mod routing;
 mod server;
 mod service;
 mod status;
+mod tls;
 
-pub use routing::{Route, RoutingTable};
-pub use server::{ServerOptions, local_url, serve};
+pub use access::{AccessLog, LogFormat};
+pub use metrics::{Metrics, serve_metrics};
+pub use routing::{Route, Routes, RoutingTable};
+pub use server::{ServerOptions, Services, local_url, serve};
+pub use tls::{Tls, TlsError};

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use wagi_cgi::Handler;
 use wagi_config::{RouteMatch, RoutePattern};
 
@@ -15,6 +16,16 @@ pub struct Route {
     pub handler: Arc<Handler>,
     /// The largest request body accepted, in bytes.
     pub max_body: u64,
+    /// The pattern as written, shared by the access log and metrics labels.
+    pub(crate) label: Arc<str>,
+}
+
+impl Route {
+    /// A route answered by `handler`, accepting bodies up to `max_body` bytes.
+    pub fn new(pattern: RoutePattern, handler: Arc<Handler>, max_body: u64) -> Self {
+        let label = Arc::from(pattern.to_string());
+        Self { pattern, handler, max_body, label }
+    }
 }
 
 /// An immutable table of routes, most specific first.
@@ -56,5 +67,30 @@ impl RoutingTable {
     /// The routes, most specific first.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+}
+
+/// The routing table being served: empty until the first load, then replaced as a whole on
+/// each reload. A request keeps the table it was routed with until it ends, so a reload never
+/// disturbs requests in flight.
+#[derive(Debug, Default)]
+pub struct Routes {
+    current: ArcSwapOption<RoutingTable>,
+}
+
+impl Routes {
+    /// No table yet: the server answers 503 (and `/healthz` is not ready) until one is installed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `table` from the next request on.
+    pub fn install(&self, table: RoutingTable) {
+        self.current.store(Some(Arc::new(table)));
+    }
+
+    /// The table requests are routed with now; `None` before the first load.
+    pub fn current(&self) -> Option<Arc<RoutingTable>> {
+        self.current.load_full()
     }
 }

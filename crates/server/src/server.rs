@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -12,17 +13,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::access::AccessLog;
 use crate::admission::Admission;
-use crate::routing::RoutingTable;
+use crate::metrics::Metrics;
+use crate::routing::Routes;
 use crate::service::handle;
+use crate::tls::Tls;
 
 /// Server-wide settings.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// `host[:port]` used for `SERVER_NAME`/`SERVER_PORT` when a request names no host.
     pub default_host: String,
-    /// Whether connections are TLS (sets `HTTPS` and the `https` scheme in `X_FULL_URL`).
-    pub https: bool,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub shutdown_timeout: Duration,
     /// Modules that may run at once; size it to the instance pool.
@@ -33,7 +35,7 @@ pub struct ServerOptions {
     pub queue_timeout: Duration,
     /// Open connections accepted at once; further clients wait in the kernel's backlog.
     pub max_connections: usize,
-    /// How long a client may take to send its request headers.
+    /// How long a client may take to complete the TLS handshake and send its request headers.
     pub header_read_timeout: Duration,
 }
 
@@ -41,7 +43,6 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             default_host: "localhost:3000".to_owned(),
-            https: false,
             shutdown_timeout: Duration::from_secs(30),
             max_running: 256,
             max_queued: 1024,
@@ -52,33 +53,67 @@ impl Default for ServerOptions {
     }
 }
 
+/// What the server is made of besides its settings: the routes (swappable), the metrics it
+/// updates, where it logs requests, and TLS.
+#[derive(Debug)]
+pub struct Services {
+    /// The routing table; requests get 503 until one is installed.
+    pub routes: Arc<Routes>,
+    /// Counters and histograms updated by every request.
+    pub metrics: Arc<Metrics>,
+    /// The access log; `None` logs nothing.
+    pub access_log: Option<AccessLog>,
+    /// Serve HTTPS with this certificate; `None` serves plain HTTP.
+    pub tls: Option<Arc<Tls>>,
+}
+
 /// What every connection shares.
 #[derive(Debug)]
 pub(crate) struct ServerState {
-    table: Arc<RoutingTable>,
+    pub(crate) routes: Arc<Routes>,
     pub(crate) options: ServerOptions,
     pub(crate) admission: Admission,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) access_log: Option<AccessLog>,
+    pub(crate) https: bool,
+    next_id: AtomicU64,
 }
 
 impl ServerState {
-    pub(crate) fn table(&self) -> &RoutingTable {
-        &self.table
+    /// A number naming one request in logs, unique for this process.
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
-/// Serves `table` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// open connections to finish their requests (up to the shutdown timeout).
+/// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
+/// connections to finish their requests (up to the shutdown timeout).
 pub async fn serve(
     listener: TcpListener,
-    table: Arc<RoutingTable>,
+    services: Services,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let shutdown_timeout = options.shutdown_timeout;
+    let handshake_timeout = options.header_read_timeout;
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let builder = http_builder(&options);
-    let admission = Admission::new(options.max_running, options.max_queued, options.queue_timeout);
-    let state = Arc::new(ServerState { table, options, admission });
+    let builder = Arc::new(http_builder(&options));
+    let admission = Admission::new(
+        options.max_running,
+        options.max_queued,
+        options.queue_timeout,
+        (services.metrics.running.clone(), services.metrics.queued.clone()),
+    );
+    let tls = services.tls;
+    let state = Arc::new(ServerState {
+        routes: services.routes,
+        options,
+        admission,
+        metrics: services.metrics,
+        access_log: services.access_log,
+        https: tls.is_some(),
+        next_id: AtomicU64::new(1),
+    });
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -104,10 +139,21 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let service = service_fn(move |request| handle(request, Arc::clone(&state), remote));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let builder = Arc::clone(&builder);
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match acceptor {
+                None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
+                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await
+                    }
+                    Ok(Err(error)) => Err(error.into()),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
+            };
+            if let Err(error) = served {
                 tracing::debug!(%remote, error = %error, "connection ended with an error");
             }
             drop(permit);

@@ -3,13 +3,16 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use tracing::Instrument;
 use wagi_cgi::{CgiRequest, MatchedRoute, ResponseBody, ServerAuthority};
 
+use crate::access::{Exchange, LoggedBody};
 use crate::admission::Slot;
 use crate::routing::Route;
 use crate::server::ServerState;
@@ -21,40 +24,76 @@ pub(crate) type Body = ResponseBody;
 /// The built-in health route; it wins over any configured route of the same path.
 const HEALTHZ: &str = "/healthz";
 
+/// The route label of requests no configured route answered.
+const UNROUTED: &str = "";
+
 pub(crate) async fn handle(
     request: Request<Incoming>,
     state: Arc<ServerState>,
     remote: SocketAddr,
-) -> Result<Response<Body>, Infallible> {
-    let method = request.method().clone();
+) -> Result<Response<LoggedBody>, Infallible> {
+    let exchange = Exchange {
+        id: state.next_request_id(),
+        started: Instant::now(),
+        remote: remote.ip(),
+        method: request.method().clone(),
+        target: request.uri().path_and_query().map_or_else(|| request.uri().to_string(), ToString::to_string),
+        version: request.version(),
+        route: Arc::from(UNROUTED),
+    };
+    let span = tracing::info_span!("request", id = exchange.id);
+    let (route, response) = answer(request, &state, remote, exchange.id).instrument(span).await;
+    let status = response.status().as_u16();
+    let exchange = Exchange { route: route.unwrap_or(exchange.route), ..exchange };
+    Ok(response.map(|body| LoggedBody::new(body, status, exchange, state)))
+}
+
+/// Routes and answers one request; also returns the route's label, if one matched.
+async fn answer(
+    request: Request<Incoming>,
+    state: &ServerState,
+    remote: SocketAddr,
+    id: u64,
+) -> (Option<Arc<str>>, Response<Body>) {
     let path = request.uri().path().to_owned();
+    let Some(table) = state.routes.current() else {
+        // Still loading: not ready, and nothing can be routed yet.
+        return (None, not_ready());
+    };
     if path == HEALTHZ {
-        return Ok(plain(StatusCode::OK, "OK"));
+        return (None, plain(StatusCode::OK, "OK"));
     }
     if !is_well_formed_path(&path) {
-        tracing::debug!(%method, %path, "malformed percent-encoding in the path");
-        return Ok(plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n"));
+        tracing::debug!(%path, "malformed percent-encoding in the path");
+        return (None, plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n"));
     }
-    let table = state.table();
     let Some((route, matched)) = table.find(&path) else {
-        tracing::debug!(%method, %path, "no route");
-        return Ok(empty(StatusCode::NOT_FOUND));
+        tracing::debug!(%path, "no route");
+        return (None, empty(StatusCode::NOT_FOUND));
     };
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
         pattern: route.pattern.to_string(),
     };
+    let method = request.method().clone();
     let result = match state.admission.admit().await {
-        Some(slot) => run(request, route, matched, &state, remote, slot).await,
+        Some(slot) => run(request, route, matched, state, remote, slot).await,
         None => Err(RequestError::Busy),
     };
     let response = result.unwrap_or_else(|error| {
         let status = error.status();
-        tracing::warn!(%method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
+        tracing::warn!(request_id = id, %method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
         error.to_response()
     });
-    Ok(response)
+    (Some(Arc::clone(&route.label)), response)
+}
+
+/// 503 with Retry-After, before the first configuration is loaded.
+fn not_ready() -> Response<Body> {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: the configuration is still loading\n");
+    response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
 }
 
 async fn run(
@@ -88,7 +127,7 @@ async fn run(
         host,
         parts.uri.authority().map(|a| a.as_str()),
         &state.options.default_host,
-        state.options.https,
+        state.https,
     );
     let cgi_request = CgiRequest {
         method: parts.method.as_str().to_owned(),
@@ -98,7 +137,7 @@ async fn run(
         headers: parts.headers,
         body,
         remote_addr: remote.ip(),
-        https: state.options.https,
+        https: state.https,
         authority,
         route: matched,
     };

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use wagi_config::{AllowedHosts, parse_byte_size, parse_duration, parse_env_arg};
 
 /// WAGI: serve WebAssembly modules as CGI programs.
@@ -20,7 +20,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Validate a configuration, load and compile its modules, and print the route table.
-    Check(SourceArgs),
+    Check(Box<SourceArgs>),
 }
 
 /// Where the handlers come from.
@@ -200,7 +200,32 @@ pub(crate) struct ServeArgs {
     #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: Duration,
 
+    /// Where the access log goes: a file (appended to), `-` for stdout, or `off`.
+    #[arg(long = "access-log", value_name = "PATH", default_value = "-")]
+    pub(crate) access_log: String,
+
+    /// The access log's line format.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormatArg::Common)]
+    pub(crate) log_format: LogFormatArg,
+
+    /// Also serve Prometheus metrics at `http://IP_PORT/metrics`.
+    #[arg(long = "metrics-listen", value_name = "IP_PORT")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
+    /// Reload when the configuration or an env file changes (checked every second), as on SIGHUP.
+    #[arg(long = "watch")]
+    pub(crate) watch: bool,
+
     /// A wasmtime cache configuration (accepted for compatibility; compiled modules are kept in memory).
     #[arg(long = "cache", value_name = "CACHE_TOML")]
     pub(crate) cache: Option<PathBuf>,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum LogFormatArg {
+    /// The Common Log Format plus route, duration and request id.
+    Common,
+    /// One JSON object per line.
+    Json,
 }

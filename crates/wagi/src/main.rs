@@ -1,17 +1,25 @@
 //! The `wagi` binary: parses the command line, loads the configuration and serves it.
 
 mod cli;
+mod lifecycle;
 mod startup;
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
+use wagi_server::{AccessLog, LogFormat, Metrics, Routes, Services, Tls};
 
-use crate::cli::{Cli, Command, ServeArgs};
-use crate::startup::{ConfigError, UsageError};
+use crate::cli::{Cli, Command, LogFormatArg, ServeArgs, SourceArgs};
+use crate::lifecycle::Signals;
+use crate::startup::{ConfigError, Startup, UsageError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,7 +40,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Check(source)) => check(&source).await,
+            Some(Command::Check(source)) => check(*source).await,
             None => serve(cli.serve).await,
         }
     });
@@ -55,8 +63,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn check(source: &cli::SourceArgs) -> Result<()> {
-    let loaded = startup::load(source).await?;
+async fn check(source: SourceArgs) -> Result<()> {
+    let (startup, config) = Startup::new(source, Arc::new(Metrics::new()))?;
+    let loaded = startup.load(config).await?;
     let mut out = std::io::stdout().lock();
     for (route, entrypoint, module) in &loaded.summary {
         writeln!(out, "{route}\t{entrypoint}\t{module}")?;
@@ -64,21 +73,21 @@ async fn check(source: &cli::SourceArgs) -> Result<()> {
     Ok(())
 }
 
+/// Binds the listeners, serves `/healthz` (not ready yet) while the modules load, then serves
+/// them, reloading on request, until SIGTERM or SIGINT.
 async fn serve(args: ServeArgs) -> Result<()> {
-    if args.tls_cert.is_some() {
-        return Err(startup::usage("TLS (`--tls-cert`/`--tls-key`) is not supported yet"));
-    }
     if args.cache.is_some() {
         tracing::warn!("`--cache` is accepted for compatibility and has no effect");
     }
-    let loaded = startup::load(&args.source).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on `{}`", args.listen))?;
-    let addr = listener.local_addr().context("cannot read the listening address")?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key).map_err(|e| startup::usage(&e.to_string()))?)),
+        _ => None,
+    };
+    let access_log = access_log(&args)?;
+    let signals = Signals::install()?;
+    let metrics = Arc::new(Metrics::new());
     let options = wagi_server::ServerOptions {
-        default_host: args.hostname,
-        https: false,
+        default_host: args.hostname.clone(),
         shutdown_timeout: args.shutdown_timeout,
         max_running: usize::try_from(args.source.limits.max_instances).unwrap_or(usize::MAX),
         max_queued: args.max_queued,
@@ -86,42 +95,67 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         header_read_timeout: args.header_read_timeout,
     };
-    println!("Ready: serving on {}", wagi_server::local_url(addr, options.https));
-    std::io::stdout().flush().ok();
-    tracing::info!(routes = loaded.table.routes().len(), pooling = loaded.runtime.is_pooling(), "serving");
-    wagi_server::serve(listener, std::sync::Arc::new(loaded.table), options, shutdown_signal()).await?;
+    let (startup, config) = Startup::new(args.source, Arc::clone(&metrics))?;
+    let listener = bind(args.listen).await?;
+    let addr = listener.local_addr().context("cannot read the listening address")?;
+    let metrics_listener = match args.metrics_listen {
+        Some(metrics_addr) => Some(bind(metrics_addr).await?),
+        None => None,
+    };
+
+    let shutdown = CancellationToken::new();
+    let routes = Arc::new(Routes::new());
+    let services =
+        Services { routes: Arc::clone(&routes), metrics: Arc::clone(&metrics), access_log, tls: tls.clone() };
+    let https = tls.is_some();
+    let server = tokio::spawn(wagi_server::serve(listener, services, options, shutdown.clone().cancelled_owned()));
+    if let Some(listener) = metrics_listener {
+        let metrics_addr = listener.local_addr().context("cannot read the metrics address")?;
+        announce(&format!("Metrics: serving on http://{metrics_addr}/metrics"));
+        tokio::spawn(wagi_server::serve_metrics(listener, Arc::clone(&metrics), shutdown.clone().cancelled_owned()));
+    }
+    let (reload_requests, reload_queue) = mpsc::channel(1);
+    tokio::spawn(signals.run(shutdown.clone(), reload_requests.clone()));
+
+    let loaded = startup.load(config).await?;
+    routes.install(loaded.table);
+    announce(&format!("Ready: serving on {}", wagi_server::local_url(addr, https)));
+    tracing::info!(pooling = startup.is_pooling(), "serving");
+    if args.watch {
+        tokio::spawn(lifecycle::watch_files(startup.watched_files(), reload_requests));
+    }
+    let reloader = lifecycle::Reloader { startup, routes, tls, metrics };
+    tokio::spawn(reloader.run(reload_queue));
+    server.await.context("the server task failed")??;
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                // Until reloading exists, SIGHUP must not end the server (its default action).
-                let mut hangup = signal(SignalKind::hangup()).ok();
-                loop {
-                    tokio::select! {
-                        _ = &mut interrupt => break,
-                        _ = terminate.recv() => break,
-                        Some(()) = async { hangup.as_mut()?.recv().await } => {
-                            tracing::warn!("SIGHUP received; reloading is not supported yet, still serving");
-                        }
-                    }
-                }
-            }
-            Err(_) => {
-                let _ = (&mut interrupt).await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (&mut interrupt).await;
-    }
-    tracing::info!("shutting down");
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))
+}
+
+/// A line on stdout for whoever started wagi (scripts and tests wait for these).
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn access_log(args: &ServeArgs) -> Result<Option<AccessLog>> {
+    let format = match args.log_format {
+        LogFormatArg::Common => LogFormat::Common,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let out: Box<dyn Write + Send> = match args.access_log.as_str() {
+        "off" => return Ok(None),
+        "-" => Box::new(std::io::stdout()),
+        path => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| startup::usage(&format!("cannot open the access log `{path}`: {error}")))?,
+        ),
+    };
+    Ok(Some(AccessLog::new(format, out)))
 }

@@ -6,16 +6,17 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_cgi::{
-    ArtifactCache, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy, ResponseOptions, Runtime,
-    VolumeSpec,
+    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
+    ResponseOptions, Runtime, VolumeSpec,
 };
 use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
-use wagi_server::{Route, RoutingTable};
+use wagi_server::{Metrics, Route, RoutingTable};
 
 use crate::cli::{LimitArgs, OutboundArgs, SourceArgs};
 
@@ -29,101 +30,141 @@ pub(crate) struct ConfigError(pub(crate) Diagnostics);
 #[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
 
-/// Everything needed to serve, built from the configuration.
+/// A routing table built from the configuration, with what `wagi check` prints.
 pub(crate) struct Loaded {
-    pub(crate) runtime: Arc<Runtime>,
     pub(crate) table: RoutingTable,
     /// For `wagi check`: route, entrypoint and module of every route, most specific first.
     pub(crate) summary: Vec<(String, String, String)>,
 }
 
-/// Reads, validates and loads everything `source` names.
-pub(crate) async fn load(source: &SourceArgs) -> Result<Loaded> {
-    if source.bindle.is_some() {
-        return Err(usage("serving a bindle (`-b`) is not supported yet; use `-c modules.toml`"));
-    }
-    let config_path = source.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
-    let mut config = read_config(config_path)?;
-    let global_env = global_env(source)?;
+/// Turns the configuration the command line names into routing tables: once at startup and
+/// again on every reload, sharing one engine.
+pub(crate) struct Startup {
+    source: SourceArgs,
+    runtime: Arc<Runtime>,
+    loader: Loader,
+    artifacts: ArtifactCache,
+    metrics: Arc<Metrics>,
+}
 
-    let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
-    let loader = Loader::new(ContentCache::new(&cache_dir));
-    let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
-    let modules = load_modules(&loader, &config).await?;
-
-    let limits = &source.limits;
-    let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
-    let engine_options = wagi_cgi::EngineOptions {
-        max_instances: limits.max_instances,
-        max_memory,
-        outbound: outbound_limits(&source.outbound),
-        ..wagi_cgi::EngineOptions::default()
-    };
-    let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
-    let runtime = Arc::new(Runtime::new(&engine_options).context("cannot start the wasm engine")?);
-    let names: Vec<String> = config.modules.iter().map(module_name).collect();
-    let compiled = compile_all(&runtime, &modules, &names, &artifacts).await?;
-
-    let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
-    let mut routes = Vec::new();
-    let mut summary = Vec::new();
-    for (entry, module) in config.modules.drain(..).zip(&modules) {
-        let compiled = &compiled[&module.digest];
-        let module_name = module_name(&entry);
-        let entry_limits = entry_limits(&entry, limits);
-        let outbound = OutboundPolicy {
-            allowed_hosts: overrides.get(&entry.route).cloned().unwrap_or_else(|| entry.allowed_hosts.clone()),
-            max_concurrency: entry.http_max_concurrency,
+impl Startup {
+    /// Reads the configuration and starts the engine, sized for it. Returns the configuration
+    /// for the first [`Startup::load`].
+    pub(crate) fn new(source: SourceArgs, metrics: Arc<Metrics>) -> Result<(Self, Config)> {
+        let config = read_config(&source)?;
+        let limits = &source.limits;
+        let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
+        let engine_options = wagi_cgi::EngineOptions {
+            max_instances: limits.max_instances,
+            max_memory,
+            outbound: outbound_limits(&source.outbound),
+            ..wagi_cgi::EngineOptions::default()
         };
-        let discovered = runtime
-            .discover_routes(compiled, &entry_limits, &stderr_log(&log_dir, &entry.route))
-            .await
-            .with_context(|| format!("cannot read the routes of module `{module_name}`"))?;
-        // `_routes` lines come first, last printed first, so they win over the parent and over
-        // each other in the original's order.
-        let mut handlers: Vec<(RoutePattern, String)> = discovered
-            .unwrap_or_default()
-            .into_iter()
-            .rev()
-            .map(|sub| (entry.route.join(&sub.route), sub.entrypoint))
-            .collect();
-        handlers.push((entry.route.clone(), entry.entrypoint.clone()));
-        for (pattern, entrypoint) in handlers {
-            let spec = HandlerSpec {
-                name: module_name.clone(),
-                entrypoint: entrypoint.clone(),
-                argv_template: entry.argv.clone(),
-                environment: entry.environment.iter().chain(&global_env).cloned().collect(),
-                volumes: entry
-                    .volumes
-                    .iter()
-                    .map(|v| VolumeSpec {
-                        guest_path: v.guest_path.clone(),
-                        host_path: v.host_path.clone(),
-                        read_only: v.read_only,
-                    })
-                    .collect(),
-                outbound: outbound.clone(),
-                limits: entry_limits,
-                response: ResponseOptions {
-                    hold: usize::try_from(source.response.hold).unwrap_or(usize::MAX),
-                    flush_interval: source.response.flush_interval,
-                },
-                stderr_log: Some(stderr_log(&log_dir, &pattern)),
-            };
-            let handler = runtime
-                .prepare(compiled, spec)
-                .with_context(|| format!("cannot prepare module `{module_name}` for route `{pattern}`"))?;
-            summary.push((pattern.to_string(), entrypoint, module_name.clone()));
-            let max_body = entry.limits.max_body.unwrap_or(limits.max_body);
-            routes.push(Route { pattern, handler: Arc::new(handler), max_body });
-        }
+        let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
+        runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
+        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
+        let loader = Loader::new(ContentCache::new(&cache_dir));
+        let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
+        Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, metrics }, config))
     }
-    let table = RoutingTable::new(routes);
-    let order: HashMap<String, usize> =
-        table.routes().iter().enumerate().map(|(idx, r)| (r.pattern.to_string(), idx)).collect();
-    summary.sort_by_key(|(route, _, _)| order.get(route).copied().unwrap_or(usize::MAX));
-    Ok(Loaded { runtime, table, summary })
+
+    /// Whether instances come from the pre-allocated pool.
+    pub(crate) fn is_pooling(&self) -> bool {
+        self.runtime.is_pooling()
+    }
+
+    /// The files whose change means the configuration changed: the config and the env files.
+    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
+        self.source.config.iter().chain(&self.source.env_file).cloned().collect()
+    }
+
+    /// Reads the configuration again and builds a new table from it.
+    pub(crate) async fn reload(&self) -> Result<Loaded> {
+        let config = read_config(&self.source)?;
+        self.load(config).await
+    }
+
+    /// Loads, compiles and prepares everything `config` names.
+    pub(crate) async fn load(&self, mut config: Config) -> Result<Loaded> {
+        let source = &self.source;
+        let runtime = &self.runtime;
+        let global_env = global_env(source)?;
+        if let Some(entry) =
+            config.modules.iter().find(|m| m.limits.max_memory.is_some_and(|max| max > runtime.max_memory()))
+        {
+            return Err(usage(&format!(
+                "module `{}` asks for more memory than the engine was started with ({} bytes); restart wagi to raise it",
+                entry.route,
+                runtime.max_memory()
+            )));
+        }
+        let modules = load_modules(&self.loader, &config, &self.metrics).await?;
+        let limits = &source.limits;
+        let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
+        let names: Vec<String> = config.modules.iter().map(module_name).collect();
+        let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics).await?;
+
+        let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
+        let mut routes = Vec::new();
+        let mut summary = Vec::new();
+        for (entry, module) in config.modules.drain(..).zip(&modules) {
+            let compiled = &compiled[&module.digest];
+            let module_name = module_name(&entry);
+            let entry_limits = entry_limits(&entry, limits);
+            let outbound = OutboundPolicy {
+                allowed_hosts: overrides.get(&entry.route).cloned().unwrap_or_else(|| entry.allowed_hosts.clone()),
+                max_concurrency: entry.http_max_concurrency,
+            };
+            let discovered = runtime
+                .discover_routes(compiled, &entry_limits, &stderr_log(&log_dir, &entry.route))
+                .await
+                .with_context(|| format!("cannot read the routes of module `{module_name}`"))?;
+            // `_routes` lines come first, last printed first, so they win over the parent and over
+            // each other in the original's order.
+            let mut handlers: Vec<(RoutePattern, String)> = discovered
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+                .map(|sub| (entry.route.join(&sub.route), sub.entrypoint))
+                .collect();
+            handlers.push((entry.route.clone(), entry.entrypoint.clone()));
+            for (pattern, entrypoint) in handlers {
+                let spec = HandlerSpec {
+                    name: module_name.clone(),
+                    entrypoint: entrypoint.clone(),
+                    argv_template: entry.argv.clone(),
+                    environment: entry.environment.iter().chain(&global_env).cloned().collect(),
+                    volumes: entry
+                        .volumes
+                        .iter()
+                        .map(|v| VolumeSpec {
+                            guest_path: v.guest_path.clone(),
+                            host_path: v.host_path.clone(),
+                            read_only: v.read_only,
+                        })
+                        .collect(),
+                    outbound: outbound.clone(),
+                    limits: entry_limits,
+                    response: ResponseOptions {
+                        hold: usize::try_from(source.response.hold).unwrap_or(usize::MAX),
+                        flush_interval: source.response.flush_interval,
+                    },
+                    stderr_log: Some(stderr_log(&log_dir, &pattern)),
+                };
+                let handler = runtime
+                    .prepare(compiled, spec)
+                    .with_context(|| format!("cannot prepare module `{module_name}` for route `{pattern}`"))?;
+                summary.push((pattern.to_string(), entrypoint, module_name.clone()));
+                let max_body = entry.limits.max_body.unwrap_or(limits.max_body);
+                routes.push(Route::new(pattern, Arc::new(handler), max_body));
+            }
+        }
+        let table = RoutingTable::new(routes);
+        let order: HashMap<String, usize> =
+            table.routes().iter().enumerate().map(|(idx, r)| (r.pattern.to_string(), idx)).collect();
+        summary.sort_by_key(|(route, _, _)| order.get(route).copied().unwrap_or(usize::MAX));
+        Ok(Loaded { table, summary })
+    }
 }
 
 pub(crate) fn usage(message: &str) -> anyhow::Error {
@@ -135,7 +176,11 @@ fn read_named_file(path: &Path, flag: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|error| usage(&format!("cannot read `{}` ({flag}): {error}", path.display())))
 }
 
-fn read_config(path: &Path) -> Result<Config> {
+fn read_config(source: &SourceArgs) -> Result<Config> {
+    if source.bindle.is_some() {
+        return Err(usage("serving a bindle (`-b`) is not supported yet; use `-c modules.toml`"));
+    }
+    let path = source.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
     let text = read_named_file(path, "--config")?;
     let source = path.display().to_string();
     let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
@@ -159,17 +204,23 @@ fn global_env(source: &SourceArgs) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-async fn load_modules(loader: &Loader, config: &Config) -> Result<Vec<LoadedModule>> {
+async fn load_modules(loader: &Loader, config: &Config, metrics: &Metrics) -> Result<Vec<LoadedModule>> {
     let mut tasks = JoinSet::new();
     for (idx, entry) in config.modules.iter().enumerate() {
         let loader = loader.clone();
         let reference = entry.module.clone();
-        tasks.spawn(async move { (idx, loader.load(&reference).await) });
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let result = loader.load(&reference).await;
+            (idx, result, started.elapsed())
+        });
     }
+    let mut load_times = vec![Duration::ZERO; config.modules.len()];
     let mut loaded: Vec<Option<LoadedModule>> = vec![None; config.modules.len()];
     let mut errors = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (idx, result) = joined.context("a module load task failed")?;
+        let (idx, result, took) = joined.context("a module load task failed")?;
+        load_times[idx] = took;
         let entry = &config.modules[idx];
         match result {
             Ok(module) => loaded[idx] = Some(module),
@@ -188,7 +239,11 @@ async fn load_modules(loader: &Loader, config: &Config) -> Result<Vec<LoadedModu
         errors.sort_by_key(|d| d.location);
         return Err(ConfigError(Diagnostics(errors)).into());
     }
-    Ok(loaded.into_iter().flatten().collect())
+    let loaded: Vec<LoadedModule> = loaded.into_iter().flatten().collect();
+    for (entry, took) in config.modules.iter().zip(load_times) {
+        metrics.module_fetched(&module_name(entry), took);
+    }
+    Ok(loaded)
 }
 
 /// Compiles each distinct module once, in parallel, off the async threads, or loads the code
@@ -198,6 +253,7 @@ async fn compile_all(
     modules: &[LoadedModule],
     names: &[String],
     artifacts: &ArtifactCache,
+    metrics: &Metrics,
 ) -> Result<HashMap<Digest, CompiledModule>> {
     let mut tasks = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
@@ -210,14 +266,16 @@ async fn compile_all(
         let name = name.clone();
         let artifacts = artifacts.clone();
         tasks.spawn_blocking(move || {
+            let started = Instant::now();
             let result = runtime.compile_cached(&module.bytes, &module.digest.to_hex(), &artifacts);
-            (module.digest, name, result)
+            (module.digest, name, result, started.elapsed())
         });
     }
     let mut compiled = HashMap::new();
     while let Some(joined) = tasks.join_next().await {
-        let (digest, name, result) = joined.context("a compile task failed")?;
+        let (digest, name, result, took) = joined.context("a compile task failed")?;
         let (module, origin) = result.with_context(|| format!("cannot compile module `{name}` ({digest})"))?;
+        metrics.module_compiled(&name, took, origin == ArtifactOrigin::Cache);
         tracing::debug!(module = %name, %digest, ?origin, "module ready");
         compiled.insert(digest, module);
     }

@@ -1,0 +1,236 @@
+//! The access log, and the response body wrapper that writes it (and updates the request
+//! metrics) once the response has been sent.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, Version};
+use http_body::{Body, Frame, SizeHint};
+use wagi_cgi::ResponseBody;
+
+use crate::server::ServerState;
+
+/// How access log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The Common Log Format, followed by `route="…" duration=SECONDS id=N`.
+    #[default]
+    Common,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where access log lines go, one line per request.
+pub struct AccessLog {
+    format: LogFormat,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog").field("format", &self.format).finish_non_exhaustive()
+    }
+}
+
+impl AccessLog {
+    /// Writes lines in `format` to `out`, one `write_all` per line.
+    pub fn new(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
+        Self { format, out: Mutex::new(out) }
+    }
+
+    fn write(&self, entry: &Entry<'_>) {
+        let line = match self.format {
+            LogFormat::Common => entry.common(),
+            LogFormat::Json => entry.json(),
+        };
+        // A failing log destination must not fail requests; a poisoned lock still holds a writer.
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = out.write_all(line.as_bytes());
+    }
+}
+
+/// What the log line and the metrics need to know about one request.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub(crate) id: u64,
+    pub(crate) started: Instant,
+    pub(crate) remote: IpAddr,
+    pub(crate) method: Method,
+    /// The path and query as requested.
+    pub(crate) target: String,
+    pub(crate) version: Version,
+    pub(crate) route: Arc<str>,
+}
+
+struct Entry<'a> {
+    exchange: &'a Exchange,
+    status: u16,
+    bytes: u64,
+    duration: Duration,
+    time: SystemTime,
+}
+
+impl Entry<'_> {
+    fn common(&self) -> String {
+        let e = self.exchange;
+        format!(
+            "{} - - [{}] \"{} {} {:?}\" {} {} route=\"{}\" duration={:.6} id={}\n",
+            e.remote,
+            common_log_time(self.time),
+            e.method,
+            e.target.escape_debug(),
+            e.version,
+            self.status,
+            self.bytes,
+            e.route.escape_debug(),
+            self.duration.as_secs_f64(),
+            e.id,
+        )
+    }
+
+    fn json(&self) -> String {
+        let e = self.exchange;
+        let timestamp = self.time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let mut line = serde_json::json!({
+            "time": timestamp,
+            "id": e.id,
+            "remote": e.remote.to_string(),
+            "method": e.method.as_str(),
+            "target": e.target,
+            "protocol": format!("{:?}", e.version),
+            "route": &*e.route,
+            "status": self.status,
+            "bytes": self.bytes,
+            "duration": self.duration.as_secs_f64(),
+        })
+        .to_string();
+        line.push('\n');
+        line
+    }
+}
+
+/// `[22/Nov/2026:02:35:00 +0000]`'s inside, from the HTTP date `Sun, 22 Nov 2026 02:35:00 GMT`.
+fn common_log_time(time: SystemTime) -> String {
+    let http_date = httpdate::fmt_http_date(time);
+    let fields: Vec<&str> = http_date.split(' ').collect();
+    match fields.as_slice() {
+        [_, day, month, year, clock, _] => format!("{day}/{month}/{year}:{clock} +0000"),
+        _ => http_date,
+    }
+}
+
+/// A response body that, when hyper is done with it, logs the request and counts it.
+pub(crate) struct LoggedBody {
+    inner: ResponseBody,
+    bytes: u64,
+    status: u16,
+    exchange: Exchange,
+    state: Arc<ServerState>,
+}
+
+impl std::fmt::Debug for LoggedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedBody").field("exchange", &self.exchange).finish_non_exhaustive()
+    }
+}
+
+impl LoggedBody {
+    pub(crate) fn new(inner: ResponseBody, status: u16, exchange: Exchange, state: Arc<ServerState>) -> Self {
+        Self { inner, bytes: 0, status, exchange, state }
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = <ResponseBody as Body>::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.bytes += data.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        let duration = self.exchange.started.elapsed();
+        self.state.metrics.request_done(&self.exchange.route, self.status, duration);
+        if let Some(log) = &self.state.access_log {
+            let entry = Entry {
+                exchange: &self.exchange,
+                status: self.status,
+                bytes: self.bytes,
+                duration,
+                time: SystemTime::now(),
+            };
+            log.write(&entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange() -> Exchange {
+        Exchange {
+            id: 7,
+            started: Instant::now(),
+            remote: IpAddr::from([127, 0, 0, 1]),
+            method: Method::GET,
+            target: "/hello?a=\"b\"".to_owned(),
+            version: Version::HTTP_11,
+            route: Arc::from("/hello"),
+        }
+    }
+
+    fn entry(exchange: &Exchange) -> Entry<'_> {
+        Entry {
+            exchange,
+            status: 200,
+            bytes: 13,
+            duration: Duration::from_micros(250),
+            time: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+        }
+    }
+
+    #[test]
+    fn common_lines_follow_the_common_log_format() {
+        let exchange = exchange();
+        assert_eq!(
+            entry(&exchange).common(),
+            "127.0.0.1 - - [18/Nov/2026:09:46:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
+             route=\"/hello\" duration=0.000250 id=7\n"
+        );
+    }
+
+    #[test]
+    fn json_lines_are_one_object_each() {
+        let exchange = exchange();
+        let line = entry(&exchange).json();
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let value: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(value["status"], 200);
+        assert_eq!(value["target"], "/hello?a=\"b\"");
+        assert_eq!(value["route"], "/hello");
+        assert_eq!(value["protocol"], "HTTP/1.1");
+        assert_eq!(value["id"], 7);
+    }
+}

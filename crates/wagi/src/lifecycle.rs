@@ -1,0 +1,126 @@
+//! The server's life after startup: signals, watching the configuration, and reloading.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wagi_server::{Metrics, Routes, Tls};
+
+use crate::startup::{ConfigError, Startup};
+
+/// SIGINT and SIGTERM (stop), SIGHUP (reload); installed before loading so that a signal during
+/// startup is not fatal.
+pub(crate) struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub(crate) fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use anyhow::Context;
+            use tokio::signal::unix::{SignalKind, signal};
+            let terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+            let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+            Ok(Self { terminate, hangup })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP.
+    pub(crate) async fn run(mut self, shutdown: CancellationToken, reload: mpsc::Sender<()>) {
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
+        #[cfg(unix)]
+        loop {
+            tokio::select! {
+                _ = &mut interrupt => break,
+                _ = self.terminate.recv() => break,
+                Some(()) = self.hangup.recv() => {
+                    // A reload already queued covers this one too.
+                    let _ = reload.try_send(());
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (&mut interrupt).await;
+            drop(reload);
+        }
+        tracing::info!("shutting down: no new connections, waiting for requests in flight");
+        shutdown.cancel();
+    }
+}
+
+/// Asks for a reload whenever one of `files` changes (size or modification time), checking
+/// every second. Follows symbolic links, so a Kubernetes ConfigMap update is seen.
+pub(crate) async fn watch_files(files: Vec<PathBuf>, reload: mpsc::Sender<()>) {
+    let stamp = |path: &PathBuf| std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
+    let mut last: Vec<Option<(u64, Option<SystemTime>)>> = files.iter().map(stamp).collect();
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        let now: Vec<_> = files.iter().map(stamp).collect();
+        if now != last {
+            last = now;
+            if reload.send(()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Builds a new routing table on each request and swaps it in; a broken configuration leaves
+/// the serving one in place.
+pub(crate) struct Reloader {
+    pub(crate) startup: Startup,
+    pub(crate) routes: Arc<Routes>,
+    pub(crate) tls: Option<Arc<Tls>>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Reloader {
+    pub(crate) async fn run(self, mut requests: mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            let ok = self.reload().await;
+            self.metrics.reloaded(ok);
+            crate::announce(if ok { "Reloaded" } else { "Reload failed: still serving the previous configuration" });
+        }
+    }
+
+    async fn reload(&self) -> bool {
+        tracing::info!("reloading the configuration");
+        let mut ok = true;
+        match self.startup.reload().await {
+            Ok(loaded) => {
+                tracing::info!(routes = loaded.table.routes().len(), "configuration reloaded");
+                self.routes.install(loaded.table);
+            }
+            Err(error) => {
+                ok = false;
+                match error.downcast_ref::<ConfigError>() {
+                    Some(ConfigError(diagnostics)) => {
+                        for diagnostic in &diagnostics.0 {
+                            tracing::error!("reload: {diagnostic}");
+                        }
+                    }
+                    None => tracing::error!("reload: {error:#}"),
+                }
+            }
+        }
+        if let Some(tls) = &self.tls
+            && let Err(error) = tls.reload()
+        {
+            ok = false;
+            tracing::error!("reload: {error}; still using the previous certificate");
+        }
+        ok
+    }
+}
