@@ -26,7 +26,8 @@ impl Config {
         for entry in &mut self.modules {
             let item = format!("module `{}`", entry.route);
             if let ModuleRef::File(path) = &mut entry.module {
-                match resolve(path, config_dir, cwd, Path::is_file) {
+                // Anything readable but a directory: a file, or a pipe such as `<(…)` or `/dev/stdin`.
+                match resolve(path, config_dir, cwd, |p| p.exists() && !p.is_dir()) {
                     Resolved::Found(found) => *path = found,
                     Resolved::FoundInCwd(found) => {
                         let message = deprecation(path, cwd);

@@ -216,7 +216,7 @@ mod tests {
         let exchange = exchange();
         assert_eq!(
             entry(&exchange).common(),
-            "127.0.0.1 - - [18/Nov/2026:09:46:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
+            "127.0.0.1 - - [18/Nov/2026:11:06:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
              route=\"/hello\" duration=0.000250 id=7\n"
         );
     }

@@ -85,10 +85,14 @@ fn server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsE
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
-        .map_err(|e| TlsError::Mismatch {
-            cert: cert_path.to_owned(),
-            key: key_path.to_owned(),
-            reason: e.to_string(),
+        .map_err(|error| {
+            let reason = match error {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "the key does not belong to the certificate".to_owned()
+                }
+                other => other.to_string(),
+            };
+            TlsError::Mismatch { cert: cert_path.to_owned(), key: key_path.to_owned(), reason }
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)

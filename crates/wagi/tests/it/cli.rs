@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::support::Site;
 
-fn check(case: &str, site: &Site, args: &[&str]) {
+pub(crate) fn check(case: &str, site: &Site, args: &[&str]) {
     let output =
         Command::new(env!("CARGO_BIN_EXE_wagi")).args(args).current_dir(site.dir.path()).output().expect("run wagi");
     assert_eq!(output.status.code(), Some(2), "{case}: {}", String::from_utf8_lossy(&output.stderr));

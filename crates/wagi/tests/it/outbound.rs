@@ -14,7 +14,7 @@ fn http_fetch() -> PathBuf {
 }
 
 /// `[[module]]` for the fetch example at `route` with `extra` lines.
-fn fetch_entry(route: &str, extra: &str) -> String {
+pub(crate) fn fetch_entry(route: &str, extra: &str) -> String {
     format!("[[module]]\nroute = \"{route}\"\nmodule = \"{}\"\n{extra}\n", http_fetch().display())
 }
 

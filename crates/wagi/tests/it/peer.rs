@@ -4,23 +4,36 @@
 //!   echoed, and the request body back (or `hello from the peer` when there is none);
 //! - `/redirect?to=URL`: 302 to `URL`;
 //! - `/slow`: answers after 10 seconds;
-//! - `/huge`: a 2 MiB body.
+//! - `/huge`: a 2 MiB body;
+//! - `/gate`: reports its arrival, then answers `through the gate` once the test opens the gate.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
+
+use crate::support::TIMEOUT;
 
 /// A running peer; stopped when dropped.
 pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    gate: watch::Sender<bool>,
+    arrivals: Mutex<mpsc::Receiver<()>>,
+}
+
+/// What `/gate` shares with the test.
+#[derive(Clone)]
+struct Gate {
+    open: watch::Receiver<bool>,
+    arrived: mpsc::Sender<()>,
 }
 
 impl Peer {
@@ -29,6 +42,9 @@ impl Peer {
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("peer address");
         let (stop, stopped) = oneshot::channel::<()>();
+        let (gate, open) = watch::channel(false);
+        let (arrived, arrivals) = mpsc::channel();
+        let shared = Gate { open, arrived };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
@@ -36,9 +52,10 @@ impl Peer {
                 let serve = async {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
+                        let shared = shared.clone();
                         tokio::spawn(async move {
                             let io = hyper_util::rt::TokioIo::new(stream);
-                            let service = hyper::service::service_fn(answer);
+                            let service = hyper::service::service_fn(move |request| answer(request, shared.clone()));
                             let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
                         });
                     }
@@ -49,7 +66,20 @@ impl Peer {
                 }
             });
         });
-        Self { addr, stop: Some(stop), thread: Some(thread) }
+        Self { addr, stop: Some(stop), thread: Some(thread), gate, arrivals: Mutex::new(arrivals) }
+    }
+
+    /// Waits until `count` more requests have reached `/gate`.
+    pub(crate) fn wait_at_gate(&self, count: usize) {
+        let arrivals = self.arrivals.lock().expect("arrivals lock");
+        for _ in 0..count {
+            arrivals.recv_timeout(TIMEOUT).expect("a request at the gate");
+        }
+    }
+
+    /// Lets every request at `/gate`, waiting or still to come, through.
+    pub(crate) fn open_gate(&self) {
+        let _ = self.gate.send(true);
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -68,7 +98,7 @@ impl Drop for Peer {
     }
 }
 
-async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(request: Request<Incoming>, gate: Gate) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let response = Response::builder();
@@ -95,6 +125,12 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             response.body(Full::new(Bytes::from_static(b"late")))
         }
         "/huge" => response.body(Full::new(Bytes::from(vec![b'x'; 2 << 20]))),
+        "/gate" => {
+            let _ = gate.arrived.send(());
+            let mut open = gate.open;
+            let _ = open.wait_for(|open| *open).await;
+            response.body(Full::new(Bytes::from_static(b"through the gate")))
+        }
         _ => response.status(404).body(Full::new(Bytes::new())),
     };
     Ok(response.unwrap_or_default())

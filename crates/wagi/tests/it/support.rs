@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 /// How long any single wait in a test may take.
@@ -92,9 +92,13 @@ pub(crate) fn printer(output: &[u8], then: Then) -> String {
 
 /// A running `wagi`; killed by its process id when dropped.
 pub(crate) struct Server {
-    child: Child,
+    child: Option<Child>,
     pub(crate) addr: SocketAddr,
     pub(crate) log_dir: PathBuf,
+    /// Where `--metrics-listen` serves, when given.
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    /// The lines wagi prints on stdout after its "Ready" line (access log, reload notices).
+    stdout: Mutex<mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -104,6 +108,16 @@ impl Server {
 
     /// Starts `wagi -c config`, keeping logs and caches in the site.
     pub(crate) fn start_with_config(site: &Site, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::launch(site, config, args, env, "Ready: serving on ")
+    }
+
+    /// Starts `wagi -c modules.toml` and returns as soon as it listens, before its modules load.
+    pub(crate) fn start_listening(site: &Site, args: &[&str]) -> Self {
+        Self::launch(site, &site.path("modules.toml"), args, &[], "Listening on ")
+    }
+
+    /// Starts wagi and waits for the stdout line starting with `until` that names its URL.
+    fn launch(site: &Site, config: &Path, args: &[&str], env: &[(&str, &str)], until: &str) -> Self {
         let log_dir = site.path("logs");
         let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
         command
@@ -119,25 +133,78 @@ impl Server {
             .stderr(Stdio::inherit());
         let mut child = command.spawn().expect("start wagi");
         let stdout = child.stdout.take().expect("piped stdout");
-        // The "Ready" line is printed after the listener is bound: it is the readiness signal.
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let ready = lines.find_map(|line| line.ok()?.strip_prefix("Ready: serving on http://").map(str::to_owned));
-            let _ = sender.send(ready);
-            for _ in lines {}
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let ready = receiver.recv_timeout(TIMEOUT).ok().flatten();
+        // "Listening" comes when the port is bound, "Ready" once the modules are loaded.
+        let mut metrics_addr = None;
+        let ready = loop {
+            let Ok(line) = receiver.recv_timeout(TIMEOUT) else { break None };
+            if let Some(addr) = line.strip_prefix("Metrics: serving on http://") {
+                metrics_addr = addr.strip_suffix("/metrics").map(|a| a.parse().expect("metrics address"));
+            }
+            if let Some(url) = line.strip_prefix(until) {
+                let url = url.split_whitespace().next().unwrap_or_default();
+                break url.split_once("://").map(|(_, addr)| addr.to_owned());
+            }
+        };
         let Some(addr) = ready else {
             let _ = child.kill();
             let status = child.wait().expect("wait");
-            panic!("wagi did not become ready ({status})");
+            panic!("wagi printed no {until:?} line ({status})");
         };
-        Self { child, addr: addr.parse().expect("listening address"), log_dir }
+        Self {
+            child: Some(child),
+            addr: addr.parse().expect("listening address"),
+            log_dir,
+            metrics_addr,
+            stdout: Mutex::new(receiver),
+        }
     }
 
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, ...) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.pid().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Waits for the next stdout line starting with `prefix`, skipping others.
+    pub(crate) fn wait_line(&self, prefix: &str) -> String {
+        let lines = self.stdout.lock().expect("stdout lock");
+        loop {
+            match lines.recv_timeout(TIMEOUT) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(error) => panic!("no stdout line starting with {prefix:?}: {error}"),
+            }
+        }
+    }
+
+    /// Waits for the process to exit by itself and returns its status.
+    pub(crate) fn wait_exit(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("a running child");
+        let (sender, receiver) = mpsc::channel();
+        let pid = child.id();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait());
+        });
+        match receiver.recv_timeout(TIMEOUT) {
+            Ok(status) => status.expect("wait for wagi"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+                panic!("wagi did not exit within {TIMEOUT:?}");
+            }
+        }
     }
 
     pub(crate) fn get(&self, path: &str) -> Response {
@@ -161,8 +228,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -1,0 +1,82 @@
+//! What an operator sees: one access log line per request and Prometheus metrics.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use crate::support::{Server, Site, TIMEOUT, Then, entry, printer};
+
+fn scrape(server: &Server) -> String {
+    let addr = server.metrics_addr.expect("wagi printed its metrics address");
+    let mut connection = TcpStream::connect(addr).expect("connect to metrics");
+    connection.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    connection.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut text = String::new();
+    connection.read_to_string(&mut text).expect("read metrics");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text
+}
+
+fn site() -> Site {
+    let site = Site::new();
+    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello\n", Then::Return));
+    site.write("modules.toml", entry("/hello", "hello.wat"));
+    site
+}
+
+#[test]
+fn requests_are_logged_and_counted() {
+    let site = site();
+    let server = Server::start(&site, &["--metrics-listen", "127.0.0.1:0"], &[]);
+    for _ in 0..3 {
+        assert_eq!(server.get("/hello?x=1").status, 200);
+    }
+    assert_eq!(server.get("/missing").status, 404);
+
+    // A request is logged and counted once its response has been sent, so after its line
+    // appears the metrics include it.
+    let lines: Vec<String> = (0..4).map(|_| server.wait_line("127.0.0.1 - - [")).collect();
+    for line in &lines[..3] {
+        assert!(line.contains("] \"GET /hello?x=1 HTTP/1.1\" 200 6 route=\"/hello\" duration="), "{line}");
+    }
+    assert!(lines[3].contains("] \"GET /missing HTTP/1.1\" 404 0 route=\"\" duration="), "{}", lines[3]);
+    let ids: Vec<&str> = lines.iter().filter_map(|l| l.rsplit_once(" id=").map(|(_, id)| id)).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+
+    let metrics = scrape(&server);
+    for series in [
+        "wagi_requests_total{route=\"/hello\",status=\"200\"} 3\n",
+        "wagi_requests_total{route=\"\",status=\"404\"} 1\n",
+        "wagi_request_duration_seconds_count{route=\"/hello\"} 3\n",
+        "wagi_instantiation_duration_seconds_count 3\n",
+        "wagi_instances_running 0\n",
+        "wagi_requests_queued 0\n",
+        "wagi_artifact_cache_total{outcome=\"miss\"} 1\n",
+    ] {
+        assert!(metrics.contains(series), "missing {series:?} in\n{metrics}");
+    }
+    for series in ["wagi_module_load_seconds{module=\"", "wagi_module_compile_seconds{module=\""] {
+        assert!(metrics.contains(series), "missing {series:?} in\n{metrics}");
+    }
+}
+
+#[test]
+fn json_access_log_lines_go_to_a_file() {
+    let site = site();
+    let log = site.path("access.log");
+    let log_arg = log.display().to_string();
+    let server = Server::start(&site, &["--log-format", "json", "--access-log", &log_arg], &[]);
+    assert_eq!(server.get("/hello").status, 200);
+    assert_eq!(server.get("/hello").status, 200);
+    // Every line is written when its response has been sent; a graceful stop waits for that.
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("read the access log");
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).expect("a JSON object per line")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["method"], "GET");
+    assert_eq!(lines[0]["target"], "/hello");
+    assert_eq!(lines[0]["route"], "/hello");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["bytes"], 6);
+}
