@@ -21,6 +21,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Validate a configuration, load and compile its modules, and print the route table.
     Check(Box<SourceArgs>),
+    /// Fetch every module into the cache and compile it, without serving: warms the cache of an
+    /// image or a volume (e.g. in a Kubernetes init container) so that startup compiles nothing.
+    Pull(Box<SourceArgs>),
 }
 
 /// Where the handlers come from.

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Check(source)) => check(*source).await,
+            Some(Command::Pull(source)) => pull(*source).await,
             None => serve(cli.serve).await,
         }
     });
@@ -70,6 +71,17 @@ async fn check(source: SourceArgs) -> Result<()> {
     for (route, entrypoint, module) in &loaded.summary {
         writeln!(out, "{route}\t{entrypoint}\t{module}")?;
     }
+    Ok(())
+}
+
+async fn pull(source: SourceArgs) -> Result<()> {
+    let (startup, config) = Startup::new(source, Arc::new(Metrics::new()))?;
+    let pulled = startup.pull(&config, std::io::stderr().is_terminal()).await?;
+    let mut out = std::io::stdout().lock();
+    for (module, digest, origin) in &pulled {
+        writeln!(out, "{digest}\t{origin}\t{module}")?;
+    }
+    writeln!(out, "{} modules in {}", pulled.len(), startup.cache_dir().display())?;
     Ok(())
 }
 

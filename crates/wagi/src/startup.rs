@@ -44,6 +44,7 @@ pub(crate) struct Startup {
     runtime: Arc<Runtime>,
     loader: Loader,
     artifacts: ArtifactCache,
+    cache_dir: PathBuf,
     metrics: Arc<Metrics>,
 }
 
@@ -65,7 +66,25 @@ impl Startup {
         let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
         let loader = Loader::new(ContentCache::new(&cache_dir));
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
-        Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, metrics }, config))
+        Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics }, config))
+    }
+
+    /// Fetches and compiles every module `config` names into the cache; returns each distinct
+    /// module with its digest and whether it was compiled now or found compiled. With
+    /// `progress`, reports each module on stderr as it is ready.
+    pub(crate) async fn pull(&self, config: &Config, progress: bool) -> Result<Vec<(String, Digest, &'static str)>> {
+        let modules = load_modules(&self.loader, config, &self.metrics).await?;
+        let names: Vec<String> = config.modules.iter().map(module_name).collect();
+        let compiled = compile_all(&self.runtime, &modules, &names, &self.artifacts, &self.metrics, progress).await?;
+        let mut pulled: Vec<_> =
+            compiled.into_iter().map(|(digest, (name, _, origin))| (name, digest, origin_name(origin))).collect();
+        pulled.sort();
+        Ok(pulled)
+    }
+
+    /// Where fetched modules and compiled code are kept.
+    pub(crate) fn cache_dir(&self) -> &Path {
+        &self.cache_dir
     }
 
     /// Whether instances come from the pre-allocated pool.
@@ -102,13 +121,13 @@ impl Startup {
         let limits = &source.limits;
         let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
         let names: Vec<String> = config.modules.iter().map(module_name).collect();
-        let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics).await?;
+        let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics, false).await?;
 
         let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
         let mut routes = Vec::new();
         let mut summary = Vec::new();
         for (entry, module) in config.modules.drain(..).zip(&modules) {
-            let compiled = &compiled[&module.digest];
+            let (_, compiled, _) = &compiled[&module.digest];
             let module_name = module_name(&entry);
             let entry_limits = entry_limits(&entry, limits);
             let outbound = OutboundPolicy {
@@ -254,7 +273,8 @@ async fn compile_all(
     names: &[String],
     artifacts: &ArtifactCache,
     metrics: &Metrics,
-) -> Result<HashMap<Digest, CompiledModule>> {
+    progress: bool,
+) -> Result<HashMap<Digest, (String, CompiledModule, ArtifactOrigin)>> {
     let mut tasks = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
     for (module, name) in modules.iter().zip(names) {
@@ -277,9 +297,19 @@ async fn compile_all(
         let (module, origin) = result.with_context(|| format!("cannot compile module `{name}` ({digest})"))?;
         metrics.module_compiled(&name, took, origin == ArtifactOrigin::Cache);
         tracing::debug!(module = %name, %digest, ?origin, "module ready");
-        compiled.insert(digest, module);
+        if progress {
+            eprintln!("[{}/{}] {} {name} in {took:.1?}", compiled.len() + 1, seen.len(), origin_name(origin));
+        }
+        compiled.insert(digest, (name, module, origin));
     }
     Ok(compiled)
+}
+
+fn origin_name(origin: ArtifactOrigin) -> &'static str {
+    match origin {
+        ArtifactOrigin::Cache => "cached",
+        ArtifactOrigin::Compiled => "compiled",
+    }
 }
 
 fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {

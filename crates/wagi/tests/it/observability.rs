@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 use crate::support::{Server, Site, TIMEOUT, Then, entry, printer};
 
-fn scrape(server: &Server) -> String {
+pub(crate) fn scrape(server: &Server) -> String {
     let addr = server.metrics_addr.expect("wagi printed its metrics address");
     let mut connection = TcpStream::connect(addr).expect("connect to metrics");
     connection.set_read_timeout(Some(TIMEOUT)).expect("timeout");

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{Site, Then, entry, printer};
+use crate::support::{Server, Site, Then, entry, printer};
 
 fn check_with_debug_log(site: &Site) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
@@ -34,4 +34,34 @@ fn a_second_start_loads_compiled_modules_from_the_cache() {
     let second = check_with_debug_log(&site);
     assert_eq!(second.matches("origin=Cache").count(), 2, "{second}");
     assert_eq!(second.matches("origin=Compiled").count(), 0, "{second}");
+}
+
+fn pull(site: &Site) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["pull", "-c"])
+        .arg(site.path("modules.toml"))
+        .arg("--module-cache")
+        .arg(site.path("cache"))
+        .output()
+        .expect("run wagi pull");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn pull_warms_the_cache_so_serving_compiles_nothing() {
+    let site = Site::new();
+    site.write("a.wat", printer(b"Content-Type: text/plain\n\na", Then::Return));
+    site.write("modules.toml", [entry("/a", "a.wat"), entry("/a2", "a.wat")].concat());
+
+    let first = pull(&site);
+    assert_eq!(first.matches("\tcompiled\t").count(), 1, "{first}");
+    assert!(first.ends_with(&format!("1 modules in {}\n", site.path("cache").display())), "{first}");
+    let second = pull(&site);
+    assert_eq!(second.matches("\tcached\t").count(), 1, "{second}");
+
+    let server = Server::start(&site, &["--metrics-listen", "127.0.0.1:0", "--access-log", "off"], &[]);
+    let metrics = crate::observability::scrape(&server);
+    assert!(metrics.contains("wagi_artifact_cache_total{outcome=\"hit\"} 1\n"), "{metrics}");
+    assert!(!metrics.contains("outcome=\"miss\""), "{metrics}");
 }
