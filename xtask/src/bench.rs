@@ -155,8 +155,8 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// `wagi` serving `config`, caching in `<dir>/<cache>` and logging to `<dir>/<cache>.log` (the
-/// looping scenario logs every 504).
+/// `wagi` serving `config`, caching in `<dir>/<cache>`, logging to `<dir>/<cache>.log` (the
+/// looping scenario logs every 504) and writing its access log to `<dir>/<cache>.access.log`.
 fn wagi_command(release: &Path, config: &Path, dir: &Path, cache: &str) -> Command {
     let mut command = Command::new(release.join("wagi"));
     if let Ok(log) = std::fs::File::create(dir.join(format!("{cache}.log"))) {
@@ -168,7 +168,9 @@ fn wagi_command(release: &Path, config: &Path, dir: &Path, cache: &str) -> Comma
         .args(["-l", "127.0.0.1:0", "--log-dir"])
         .arg(dir.join("logs"))
         .arg("--module-cache")
-        .arg(dir.join(cache));
+        .arg(dir.join(cache))
+        .arg("--access-log")
+        .arg(dir.join(format!("{cache}.access.log")));
     command
 }
 

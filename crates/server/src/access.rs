@@ -1,7 +1,7 @@
 //! The access log, and the response body wrapper that writes it (and updates the request
 //! metrics) once the response has been sent.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -25,10 +25,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where access log lines go, one line per request.
+/// Where access log lines go, one line per request. Lines are buffered and written at least
+/// every [`AccessLog::FLUSH_INTERVAL`], so a busy server makes one write per many requests.
 pub struct AccessLog {
     format: LogFormat,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<BufWriter<Box<dyn Write + Send>>>,
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -38,9 +39,17 @@ impl std::fmt::Debug for AccessLog {
 }
 
 impl AccessLog {
-    /// Writes lines in `format` to `out`, one `write_all` per line.
+    /// The longest a line waits in the buffer.
+    pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+    /// Writes lines in `format` to `out`.
     pub fn new(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
-        Self { format, out: Mutex::new(out) }
+        Self { format, out: Mutex::new(BufWriter::with_capacity(32 << 10, out)) }
+    }
+
+    /// Writes out the buffered lines.
+    pub(crate) fn flush(&self) {
+        let _ = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner).flush();
     }
 
     fn write(&self, entry: &Entry<'_>) {

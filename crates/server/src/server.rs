@@ -2,8 +2,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -114,6 +114,7 @@ pub async fn serve(
         https: tls.is_some(),
         next_id: AtomicU64::new(1),
     });
+    let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -163,7 +164,26 @@ pub async fn serve(
     if tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!(timeout = ?shutdown_timeout, "connections still open after the shutdown timeout");
     }
+    if let Some(flusher) = flusher {
+        flusher.abort();
+    }
+    if let Some(log) = &state.access_log {
+        log.flush();
+    }
     Ok(())
+}
+
+/// Writes out buffered access log lines regularly, so they appear even when traffic stops.
+async fn flush_access_log(state: Weak<ServerState>) {
+    let mut ticks = tokio::time::interval(AccessLog::FLUSH_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        if let Some(log) = &state.access_log {
+            log.flush();
+        }
+    }
 }
 
 /// HTTP/1.1 and HTTP/2 with bounded headers and a deadline for receiving them (slowloris).

@@ -89,22 +89,27 @@ pub(crate) struct Reloader {
 impl Reloader {
     pub(crate) async fn run(self, mut requests: mpsc::Receiver<()>) {
         while requests.recv().await.is_some() {
-            let ok = self.reload().await;
-            self.metrics.reloaded(ok);
-            crate::announce(if ok { "Reloaded" } else { "Reload failed: still serving the previous configuration" });
+            tracing::info!("reloading");
+            let config = self.reload_config().await;
+            let certificate = self.reload_certificate();
+            self.metrics.reloaded(config && certificate);
+            crate::announce(match (config, certificate) {
+                (true, true) => "Reloaded",
+                (false, _) => "Reload failed: still serving the previous configuration",
+                (true, false) => "Reloaded the configuration; the certificate failed, still using the previous one",
+            });
         }
     }
 
-    async fn reload(&self) -> bool {
-        tracing::info!("reloading the configuration");
-        let mut ok = true;
+    /// Swaps in a table built from the configuration as it is now; on error logs every problem.
+    async fn reload_config(&self) -> bool {
         match self.startup.reload().await {
             Ok(loaded) => {
                 tracing::info!(routes = loaded.table.routes().len(), "configuration reloaded");
                 self.routes.install(loaded.table);
+                true
             }
             Err(error) => {
-                ok = false;
                 match error.downcast_ref::<ConfigError>() {
                     Some(ConfigError(diagnostics)) => {
                         for diagnostic in &diagnostics.0 {
@@ -113,14 +118,20 @@ impl Reloader {
                     }
                     None => tracing::error!("reload: {error:#}"),
                 }
+                false
             }
         }
-        if let Some(tls) = &self.tls
-            && let Err(error) = tls.reload()
-        {
-            ok = false;
-            tracing::error!("reload: {error}; still using the previous certificate");
+    }
+
+    /// Reads the TLS certificate and key again, if serving HTTPS.
+    fn reload_certificate(&self) -> bool {
+        let Some(tls) = &self.tls else { return true };
+        match tls.reload() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!("reload: {error}; still using the previous certificate");
+                false
+            }
         }
-        ok
     }
 }
