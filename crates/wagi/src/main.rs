@@ -21,12 +21,6 @@ use crate::cli::{Cli, Command, LogFormatArg, ServeArgs, SourceArgs};
 use crate::lifecycle::Signals;
 use crate::startup::{ConfigError, Startup, UsageError};
 
-/// Every request allocates and frees many small objects on both worker threads (the store,
-/// the WASI context, hyper's buffers); mimalloc's per-thread free lists make that markedly
-/// cheaper than the system allocator (see docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
