@@ -77,6 +77,8 @@ pub(crate) struct ServerState {
     pub(crate) access_log: Option<AccessLog>,
     pub(crate) https: bool,
     next_id: AtomicU64,
+    /// The route label of requests no configured route answered (empty), shared, not rebuilt.
+    pub(crate) unrouted: Arc<str>,
 }
 
 impl ServerState {
@@ -113,6 +115,7 @@ pub async fn serve(
         access_log: services.access_log,
         https: tls.is_some(),
         next_id: AtomicU64::new(1),
+        unrouted: Arc::from(""),
     });
     let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
     let graceful = GracefulShutdown::new();

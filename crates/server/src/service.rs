@@ -24,9 +24,6 @@ pub(crate) type Body = ResponseBody;
 /// The built-in health route; it wins over any configured route of the same path.
 const HEALTHZ: &str = "/healthz";
 
-/// The route label of requests no configured route answered.
-const UNROUTED: &str = "";
-
 pub(crate) async fn handle(
     request: Request<Incoming>,
     state: Arc<ServerState>,
@@ -39,12 +36,15 @@ pub(crate) async fn handle(
         method: request.method().clone(),
         target: request.uri().path_and_query().map_or_else(|| request.uri().to_string(), ToString::to_string),
         version: request.version(),
-        route: Arc::from(UNROUTED),
+        route: Arc::clone(&state.unrouted),
     };
     let span = tracing::info_span!("request", id = exchange.id);
     let (route, response) = answer(request, &state, remote, exchange.id).instrument(span).await;
     let status = response.status().as_u16();
-    let exchange = Exchange { route: route.unwrap_or(exchange.route), ..exchange };
+    let exchange = match route {
+        Some(route) => Exchange { route, ..exchange },
+        None => exchange,
+    };
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, state)))
 }
 

@@ -4,9 +4,11 @@ use std::process::Command;
 
 use crate::support::{Server, Site, Then, entry, printer};
 
-fn check_with_debug_log(site: &Site) -> String {
+/// Runs `wagi <command>` on the site's modules.toml and cache with debug logging; its stdout and
+/// stderr.
+fn run(site: &Site, command: &str) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
-        .args(["check", "-c"])
+        .args([command, "-c"])
         .arg(site.path("modules.toml"))
         .arg("--module-cache")
         .arg(site.path("cache"))
@@ -14,9 +16,17 @@ fn check_with_debug_log(site: &Site) -> String {
         .arg(site.path("logs"))
         .env("RUST_LOG", "wagi=debug")
         .output()
-        .expect("run wagi check");
+        .expect("run wagi");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+fn check_with_debug_log(site: &Site) -> String {
+    run(site, "check").1
+}
+
+fn pull(site: &Site) -> String {
+    run(site, "pull").0
 }
 
 #[test]
@@ -34,18 +44,6 @@ fn a_second_start_loads_compiled_modules_from_the_cache() {
     let second = check_with_debug_log(&site);
     assert_eq!(second.matches("origin=Cache").count(), 2, "{second}");
     assert_eq!(second.matches("origin=Compiled").count(), 0, "{second}");
-}
-
-fn pull(site: &Site) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
-        .args(["pull", "-c"])
-        .arg(site.path("modules.toml"))
-        .arg("--module-cache")
-        .arg(site.path("cache"))
-        .output()
-        .expect("run wagi pull");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
