@@ -30,7 +30,7 @@ mod units;
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
-pub use module_ref::{ModuleRef, ModuleRefError};
+pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference};
 pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, ParseResult, Volume};
 pub use route::{RouteError, RouteMatch, RoutePattern};
 pub use units::{UnitError, parse_byte_size, parse_duration};

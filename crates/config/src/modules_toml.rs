@@ -48,8 +48,6 @@ pub struct ModuleEntry {
     pub http_max_concurrency: Option<u32>,
     /// `argv`: the argv template, with `${SCRIPT_NAME}` and `${ARGS}`.
     pub argv: Option<String>,
-    /// `bindle_server`: the Bindle server for a `bindle:` module reference.
-    pub bindle_server: Option<String>,
     /// `environment`: variables for this module only, in file order.
     pub environment: Vec<(String, String)>,
     /// Per-module limits; `None` means the global default.
@@ -193,13 +191,16 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         max_body: fields.optional_size("max_body"),
     };
     let (route, route_location) = route?;
-    let (module, module_location) = module?;
-    if matches!(module, ModuleRef::Bindle(_)) && bindle_server.is_none() {
-        fields.reporter.error_at(
-            module_location,
-            Some(&item),
-            "a `bindle:` module needs `bindle_server` in the same entry",
-        );
+    let (mut module, module_location) = module?;
+    if let ModuleRef::Bindle { server, .. } = &mut module {
+        match bindle_server {
+            Some(url) => *server = Some(url),
+            None => fields.reporter.error_at(
+                module_location,
+                Some(&item),
+                "a `bindle:` module needs `bindle_server` in the same entry",
+            ),
+        }
     }
     Some(ModuleEntry {
         location: route_location,
@@ -211,7 +212,6 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         allowed_hosts,
         http_max_concurrency,
         argv,
-        bindle_server,
         environment,
         limits,
     })

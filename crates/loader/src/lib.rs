@@ -2,8 +2,10 @@
 //!
 //! [`Loader::load`] takes a [`wagi_config::ModuleRef`] and returns a [`LoadedModule`]: binary
 //! wasm (WAT text is converted, recognised by content rather than file extension) and its
-//! [`Digest`]. Remote sources keep what they fetch in a [`ContentCache`], a directory of blobs
-//! named by digest, so a second start fetches nothing and corrupted entries are fetched again.
+//! [`Digest`]. Local files are read as they are; OCI registries (see [`RegistryOptions`]) are
+//! reached with `oci-client`. Remote sources keep what they fetch in a [`ContentCache`], a
+//! directory of blobs named by digest and verified on every read, so a warm start fetches
+//! nothing for pinned references and corrupted entries are fetched again.
 //!
 //! This crate never compiles or runs wasm (see `wagi-cgi`) and has no wasmtime dependency.
 #![deny(missing_docs)]
@@ -11,7 +13,14 @@
 mod cache;
 mod digest;
 mod loader;
+mod oci;
 
 pub use cache::ContentCache;
 pub use digest::Digest;
-pub use loader::{LoadError, LoadedModule, Loader};
+pub use loader::{LoadError, LoadedModule, Loader, RegistryOptions};
+
+/// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),
+/// unless a provider is installed already.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

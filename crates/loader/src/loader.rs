@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use wagi_config::ModuleRef;
 
@@ -39,6 +40,78 @@ pub enum LoadError {
         #[source]
         source: wat::Error,
     },
+    /// The registry wants credentials, or rejected the ones given.
+    #[error(
+        "registry `{registry}` refused access to `{reference}` (401 Unauthorized): pass `--registry-user` and \
+         `--registry-password`, or log in with `docker login {registry}`"
+    )]
+    Unauthorized {
+        /// The reference as written.
+        reference: String,
+        /// `host[:port]`.
+        registry: String,
+    },
+    /// The registry does not have the repository, tag or digest.
+    #[error("`{reference}` was not found in registry `{registry}` (404: no such repository, tag or digest)")]
+    NotFound {
+        /// The reference as written.
+        reference: String,
+        /// `host[:port]`.
+        registry: String,
+    },
+    /// The registry could not be reached: unknown host, refused connection or timeout.
+    #[error("cannot reach registry `{registry}`")]
+    Unreachable {
+        /// `host[:port]`.
+        registry: String,
+        /// What the connection attempt said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Fetched content does not hash to the digest that names it.
+    #[error("`{reference}`: the content fetched does not match its digest {expected} ({detail}); refusing to serve it")]
+    DigestMismatch {
+        /// The reference as written.
+        reference: String,
+        /// The digest the content should have had.
+        expected: String,
+        /// What was received instead.
+        detail: String,
+    },
+    /// The artifact has no layer with a wasm media type.
+    #[error(
+        "`{reference}` holds no wasm module: its layers are {found}; expected application/vnd.wasm.content.layer.v1+wasm \
+         or application/wasm"
+    )]
+    UnsupportedMediaType {
+        /// The reference as written.
+        reference: String,
+        /// The layer media types the manifest lists.
+        found: String,
+    },
+    /// `--offline` was given and the module is not in the cache.
+    #[error("`{reference}` is not in the module cache, and `--offline` forbids fetching it")]
+    NotCached {
+        /// The reference as written.
+        reference: String,
+    },
+    /// Any other failure a registry reported.
+    #[error("cannot pull `{reference}`: {message}")]
+    Registry {
+        /// The reference as written.
+        reference: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The module cache directory cannot be read or written.
+    #[error("cannot use the module cache `{dir}`")]
+    Cache {
+        /// The cache directory.
+        dir: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// This kind of source cannot be fetched by this build.
     #[error("{kind} module references (`{reference}`) are not supported yet; use a local file")]
     Unsupported {
@@ -49,10 +122,32 @@ pub enum LoadError {
     },
 }
 
+/// How OCI registries are reached.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `host[:port]` of registries reached over plain HTTP; loopback registries always may be.
+    pub insecure: Vec<String>,
+    /// A user and password for every registry; without them the Docker configuration
+    /// (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, and its credential helpers) is
+    /// used, and anonymous access when it has nothing for the registry.
+    pub credentials: Option<(String, String)>,
+    /// Serve only what the cache holds: resolve tags as last recorded, fetch nothing.
+    pub offline: bool,
+    /// How long connecting to a registry, and each read from it, may take.
+    pub timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self { insecure: Vec::new(), credentials: None, offline: false, timeout: Duration::from_secs(30) }
+    }
+}
+
 /// Loads modules from local files and, through its [`ContentCache`], from remote sources.
 #[derive(Clone, Debug)]
 pub struct Loader {
     cache: ContentCache,
+    registry: Arc<RegistryOptions>,
 }
 
 /// The first bytes of every binary wasm module.
@@ -60,8 +155,8 @@ const WASM_MAGIC: &[u8] = b"\0asm";
 
 impl Loader {
     /// A loader whose remote fetches are cached in `cache`.
-    pub fn new(cache: ContentCache) -> Self {
-        Self { cache }
+    pub fn new(cache: ContentCache, registry: RegistryOptions) -> Self {
+        Self { cache, registry: Arc::new(registry) }
     }
 
     /// The cache remote modules are kept in.
@@ -73,9 +168,12 @@ impl Loader {
     pub async fn load(&self, reference: &ModuleRef) -> Result<LoadedModule, LoadError> {
         match reference {
             ModuleRef::File(path) => load_file(path).await,
-            ModuleRef::Oci(reference) => Err(LoadError::Unsupported { kind: "oci", reference: reference.clone() }),
-            ModuleRef::Bindle(reference) => {
-                Err(LoadError::Unsupported { kind: "bindle", reference: format!("bindle:{reference}") })
+            ModuleRef::Oci(reference) => {
+                let bytes = crate::oci::fetch(reference, &self.cache, &self.registry).await?;
+                Ok(binary_module(bytes))
+            }
+            ModuleRef::Bindle { id, .. } => {
+                Err(LoadError::Unsupported { kind: "bindle", reference: format!("bindle:{id}") })
             }
         }
     }
@@ -84,8 +182,12 @@ impl Loader {
 async fn load_file(path: &Path) -> Result<LoadedModule, LoadError> {
     let bytes = tokio::fs::read(path).await.map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
     let bytes = to_binary(bytes).map_err(|source| LoadError::InvalidWat { path: path.to_owned(), source })?;
+    Ok(binary_module(bytes))
+}
+
+fn binary_module(bytes: Vec<u8>) -> LoadedModule {
     let digest = Digest::of(&bytes);
-    Ok(LoadedModule { bytes: bytes.into(), digest })
+    LoadedModule { bytes: bytes.into(), digest }
 }
 
 /// Converts WAT text to binary wasm; binary input is returned as it is.
@@ -105,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let text_path = dir.path().join("module.wasm");
         std::fs::write(&text_path, "(module)").expect("write");
-        let loader = Loader::new(ContentCache::new(dir.path().join("cache")));
+        let loader = Loader::new(ContentCache::new(dir.path().join("cache")), RegistryOptions::default());
         let from_text = loader.load(&ModuleRef::File(text_path)).await.expect("WAT loads");
         assert!(from_text.bytes.starts_with(WASM_MAGIC));
         assert_eq!(from_text.digest, Digest::of(&from_text.bytes));
@@ -119,12 +221,10 @@ mod tests {
     #[tokio::test]
     async fn bad_sources_say_what_failed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let loader = Loader::new(ContentCache::new(dir.path()));
+        let loader = Loader::new(ContentCache::new(dir.path()), RegistryOptions::default());
         let bad = dir.path().join("bad.wat");
         std::fs::write(&bad, "(module (func $f (oops)))").expect("write");
         let error = loader.load(&ModuleRef::File(bad)).await.expect_err("invalid WAT");
         assert!(matches!(error, LoadError::InvalidWat { .. }), "{error}");
-        let error = loader.load(&ModuleRef::Oci("oci:x:1".into())).await.expect_err("oci");
-        assert_eq!(error.to_string(), "oci module references (`oci:x:1`) are not supported yet; use a local file");
     }
 }

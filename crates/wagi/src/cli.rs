@@ -84,6 +84,9 @@ pub(crate) struct SourceArgs {
     pub(crate) log_dir: Option<PathBuf>,
 
     #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+
+    #[command(flatten)]
     pub(crate) limits: LimitArgs,
 
     #[command(flatten)]
@@ -91,6 +94,40 @@ pub(crate) struct SourceArgs {
 
     #[command(flatten)]
     pub(crate) response: ResponseArgs,
+}
+
+/// How modules are pulled from OCI registries.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// The user for basic authentication to every OCI registry (default: the Docker
+    /// configuration's credentials for each registry, else anonymous).
+    #[arg(
+        id = "registry_user",
+        long = "registry-user",
+        env = "WAGI_REGISTRY_USER",
+        value_name = "USER",
+        requires = "registry_password"
+    )]
+    pub(crate) user: Option<String>,
+
+    /// The password of `--registry-user`.
+    #[arg(
+        id = "registry_password",
+        long = "registry-password",
+        env = "WAGI_REGISTRY_PASSWORD",
+        value_name = "PASSWORD",
+        requires = "registry_user",
+        hide_env_values = true
+    )]
+    pub(crate) password: Option<String>,
+
+    /// A registry (`HOST:PORT`) reached over plain HTTP; repeatable. Loopback registries always may be.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub(crate) insecure: Vec<String>,
+
+    /// Serve from the module cache only: resolve tags as last recorded and fetch nothing.
+    #[arg(long = "offline")]
+    pub(crate) offline: bool,
 }
 
 /// When a response is sent from memory and when it streams.

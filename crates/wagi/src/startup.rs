@@ -15,10 +15,10 @@ use wagi_cgi::{
     ResponseOptions, Runtime, VolumeSpec,
 };
 use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
-use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader};
+use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader, RegistryOptions};
 use wagi_server::{Metrics, Route, RoutingTable};
 
-use crate::cli::{LimitArgs, OutboundArgs, SourceArgs};
+use crate::cli::{LimitArgs, OutboundArgs, RegistryArgs, SourceArgs};
 
 /// A problem in what the user wrote: printed as diagnostics, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ impl Startup {
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
         runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
         let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
-        let loader = Loader::new(ContentCache::new(&cache_dir));
+        let loader = Loader::new(ContentCache::new(&cache_dir), registry_options(&source.registry));
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
         Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics }, config))
     }
@@ -321,6 +321,15 @@ fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {
     }
 }
 
+fn registry_options(args: &RegistryArgs) -> RegistryOptions {
+    RegistryOptions {
+        insecure: args.insecure.clone(),
+        credentials: args.user.clone().zip(args.password.clone()),
+        offline: args.offline,
+        ..RegistryOptions::default()
+    }
+}
+
 fn outbound_limits(args: &OutboundArgs) -> OutboundLimits {
     OutboundLimits {
         timeout: args.timeout,
@@ -346,8 +355,8 @@ fn allowed_hosts_overrides(args: &OutboundArgs, config: &Config) -> Result<HashM
 fn module_name(entry: &ModuleEntry) -> String {
     match &entry.module {
         wagi_config::ModuleRef::File(path) => path.display().to_string(),
-        wagi_config::ModuleRef::Oci(reference) => reference.clone(),
-        wagi_config::ModuleRef::Bindle(id) => format!("bindle:{id}"),
+        wagi_config::ModuleRef::Oci(reference) => reference.text.clone(),
+        wagi_config::ModuleRef::Bindle { id, .. } => format!("bindle:{id}"),
     }
 }
 
