@@ -270,7 +270,10 @@ mod tests {
 
     #[test]
     fn registries_and_unknown_schemes() {
-        check("bindle:example.com/hello/1.0.0", Ok(ModuleRef::Bindle { id: "example.com/hello/1.0.0".into(), server: None }));
+        check(
+            "bindle:example.com/hello/1.0.0",
+            Ok(ModuleRef::Bindle { id: "example.com/hello/1.0.0".into(), server: None }),
+        );
         check("bindle:hello", Err(ModuleRefError::BadBindleId("bindle:hello".into())));
         check(
             "https://example.com/x.wasm",

@@ -69,7 +69,7 @@ pub enum LoadError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Fetched content does not hash to the digest that names it.
-    #[error("`{reference}`: the content fetched does not match its digest {expected} ({detail}); refusing to serve it")]
+    #[error("`{reference}`: the content fetched does not match its digest {expected}; refusing to serve it ({detail})")]
     DigestMismatch {
         /// The reference as written.
         reference: String,

@@ -65,7 +65,8 @@ struct Registry {
 impl Registry {
     fn new(reference: &OciReference, options: &RegistryOptions) -> Result<Self, LoadError> {
         crate::install_crypto_provider();
-        let plain_http = options.insecure.iter().any(|host| host == &reference.registry) || is_loopback(&reference.registry);
+        let plain_http =
+            options.insecure.iter().any(|host| host == &reference.registry) || is_loopback(&reference.registry);
         let protocol = if plain_http { ClientProtocol::Http } else { ClientProtocol::Https };
         let config = ClientConfig {
             protocol,
@@ -106,7 +107,7 @@ impl Registry {
             .client
             .pull_manifest_raw(&self.at_digest(reference, digest), &self.auth, &MANIFEST_TYPES)
             .await
-            .map_err(|error| registry_error(reference, error))?;
+            .map_err(|error| fetch_error(reference, digest, error))?;
         verified(reference, digest, bytes.to_vec(), cache).await
     }
 
@@ -121,7 +122,7 @@ impl Registry {
         self.client
             .pull_blob(&self.at_digest(reference, digest), layer, &mut bytes)
             .await
-            .map_err(|error| registry_error(reference, error))?;
+            .map_err(|error| fetch_error(reference, digest, error))?;
         verified(reference, digest, bytes, cache).await
     }
 }
@@ -205,9 +206,14 @@ fn credentials(registry: &str, options: &RegistryOptions) -> RegistryAuth {
         registry
     };
     match docker_credential::get_credential(server) {
-        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => RegistryAuth::Basic(user, password),
+        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+            RegistryAuth::Basic(user, password)
+        }
         Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(registry, "the Docker configuration holds an identity token, which wagi cannot use; pulling anonymously");
+            tracing::warn!(
+                registry,
+                "the Docker configuration holds an identity token, which wagi cannot use; pulling anonymously"
+            );
             RegistryAuth::Anonymous
         }
         Err(
@@ -231,6 +237,18 @@ fn is_loopback(registry: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A failure fetching content by `digest`: a digest error means the content did not match it.
+fn fetch_error(reference: &OciReference, digest: &Digest, error: OciDistributionError) -> LoadError {
+    match error {
+        OciDistributionError::DigestError(detail) => LoadError::DigestMismatch {
+            reference: reference.text.clone(),
+            expected: digest.to_string(),
+            detail: detail.to_string(),
+        },
+        other => registry_error(reference, other),
+    }
+}
+
 /// Says what a registry failure means for the operator: no access, not there, not reachable,
 /// corrupted on the way, or something else the registry said.
 fn registry_error(reference: &OciReference, error: OciDistributionError) -> LoadError {
@@ -240,7 +258,9 @@ fn registry_error(reference: &OciReference, error: OciDistributionError) -> Load
         OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
             LoadError::Unauthorized { reference: text, registry }
         }
-        OciDistributionError::ServerError { code: 401 | 403, .. } => LoadError::Unauthorized { reference: text, registry },
+        OciDistributionError::ServerError { code: 401 | 403, .. } => {
+            LoadError::Unauthorized { reference: text, registry }
+        }
         OciDistributionError::ServerError { code: 404, .. } | OciDistributionError::ImageManifestNotFoundError(_) => {
             LoadError::NotFound { reference: text, registry }
         }
@@ -262,13 +282,17 @@ fn registry_error(reference: &OciReference, error: OciDistributionError) -> Load
         {
             LoadError::Unauthorized { reference: text, registry }
         }
-        OciDistributionError::DigestError(detail) => {
-            LoadError::DigestMismatch { reference: text, expected: "the digest the registry named".to_owned(), detail: detail.to_string() }
-        }
+        OciDistributionError::DigestError(detail) => LoadError::DigestMismatch {
+            reference: text,
+            expected: "sent by the registry".to_owned(),
+            detail: detail.to_string(),
+        },
         OciDistributionError::RequestError(source) if source.is_connect() || source.is_timeout() => {
             LoadError::Unreachable { registry, source: Box::new(source) }
         }
-        OciDistributionError::RequestError(source) => LoadError::Registry { reference: text, message: error_chain(&source) },
+        OciDistributionError::RequestError(source) => {
+            LoadError::Registry { reference: text, message: error_chain(&source) }
+        }
         other => LoadError::Registry { reference: text, message: other.to_string() },
     }
 }
@@ -315,7 +339,10 @@ mod tests {
             )
         };
         for media_type in WASM_LAYERS {
-            assert_eq!(wasm_layer(&reference, manifest(media_type).as_bytes()).expect("wasm layer").media_type, media_type);
+            assert_eq!(
+                wasm_layer(&reference, manifest(media_type).as_bytes()).expect("wasm layer").media_type,
+                media_type
+            );
         }
         let error = wasm_layer(&reference, manifest("application/vnd.oci.image.layer.v1.tar+gzip").as_bytes())
             .expect_err("a container image");
