@@ -13,6 +13,9 @@ pub(crate) fn run_all() -> anyhow::Result<()> {
     tidy(&root)?;
     run(cargo().current_dir(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     crate::examples::build()?;
+    // The Bindle tests start this binary; `cargo test` builds only the binaries of the package
+    // under test.
+    run(cargo().current_dir(&root).args(["build", "-p", "wagi-bindle-test-server"]))?;
     run(cargo().current_dir(&root).args(["test", "--workspace"]))?;
     Ok(())
 }

@@ -3,8 +3,9 @@
 //!
 //! [`Config::parse`] turns the text of a `modules.toml` into a [`Config`] of [`ModuleEntry`]
 //! values, reporting every problem at once as [`Diagnostics`]; [`Config::resolve_paths`] then
-//! anchors relative paths at the configuration file. [`RoutePattern`] is the route type the
-//! server matches requests with, and [`parse_env_file`] reads `--env-file` files.
+//! anchors relative paths at the configuration file. [`Invoice`] reads a Bindle invoice and maps
+//! its handlers to the same entries. [`RoutePattern`] is the route type the server matches
+//! requests with, and [`parse_env_file`] reads `--env-file` files.
 //!
 //! This crate does no network I/O and knows nothing of wasm: fetching modules is
 //! `wagi-loader`'s job and running them is `wagi-cgi`'s. Parsing works on a `&str`, so tests
@@ -21,6 +22,7 @@
 mod allowed_hosts;
 mod diagnostic;
 mod env_vars;
+mod invoice;
 mod module_ref;
 mod modules_toml;
 mod resolve;
@@ -30,6 +32,7 @@ mod units;
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
+pub use invoice::{Invoice, Parcel, WASM_MEDIA_TYPE};
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference};
 pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, ParseResult, Volume};
 pub use route::{RouteError, RouteMatch, RoutePattern};

@@ -17,6 +17,9 @@ pub enum ModuleRef {
         /// The Bindle server URL (including `/v1`), from the entry's `bindle_server`.
         server: Option<String>,
     },
+    /// A handler parcel of the bindle served with `-b`, from its invoice (never written in a
+    /// modules.toml).
+    Parcel(crate::invoice::Parcel),
 }
 
 /// A module in an OCI registry, parsed from an `oci:` reference.
@@ -92,7 +95,7 @@ impl ModuleRef {
         match self {
             Self::File(_) => "file",
             Self::Oci(_) => "oci",
-            Self::Bindle { .. } => "bindle",
+            Self::Bindle { .. } | Self::Parcel(_) => "bindle",
         }
     }
 }

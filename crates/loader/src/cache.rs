@@ -81,7 +81,7 @@ impl ContentCache {
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place. The temporary
 /// name is unique to this process and write, so concurrent writers never share one.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(dir).await?;

@@ -3,21 +3,24 @@
 //! [`Loader::load`] takes a [`wagi_config::ModuleRef`] and returns a [`LoadedModule`]: binary
 //! wasm (WAT text is converted, recognised by content rather than file extension) and its
 //! [`Digest`]. Local files are read as they are; OCI registries (see [`RegistryOptions`]) are
-//! reached with `oci-client`. Remote sources keep what they fetch in a [`ContentCache`], a
+//! reached with `oci-client`; bindles come from a Bindle server or a directory of standalone
+//! bindles ([`BindleSource`]), their invoices read with [`Loader::invoice`]. Remote sources keep what they fetch in a [`ContentCache`], a
 //! directory of blobs named by digest and verified on every read, so a warm start fetches
 //! nothing for pinned references and corrupted entries are fetched again.
 //!
 //! This crate never compiles or runs wasm (see `wagi-cgi`) and has no wasmtime dependency.
 #![deny(missing_docs)]
 
+mod bindle;
 mod cache;
 mod digest;
 mod loader;
 mod oci;
 
+pub use bindle::BindleSource;
 pub use cache::ContentCache;
 pub use digest::Digest;
-pub use loader::{LoadError, LoadedModule, Loader, RegistryOptions};
+pub use loader::{BindleOptions, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions};
 
 /// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),
 /// unless a provider is installed already.

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wagi_config::ModuleRef;
+use wagi_config::{Invoice, ModuleRef, Parcel, WASM_MEDIA_TYPE};
 
+use crate::bindle::BindleSource;
 use crate::cache::ContentCache;
 use crate::digest::Digest;
 
@@ -59,11 +60,12 @@ pub enum LoadError {
         /// `host[:port]`.
         registry: String,
     },
-    /// The registry could not be reached: unknown host, refused connection or timeout.
-    #[error("cannot reach registry `{registry}`")]
+    /// A registry or Bindle server could not be reached: unknown host, refused connection or
+    /// timeout.
+    #[error("cannot reach {server}")]
     Unreachable {
-        /// `host[:port]`.
-        registry: String,
+        /// Which server, e.g. ``registry `host:port` ``.
+        server: String,
         /// What the connection attempt said.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -95,6 +97,46 @@ pub enum LoadError {
         /// The reference as written.
         reference: String,
     },
+    /// The Bindle server wants credentials, or rejected the ones given.
+    #[error(
+        "Bindle server `{server}` refused access (401 Unauthorized): pass `--bindle-http-user` and \
+         `--bindle-http-password`"
+    )]
+    BindleUnauthorized {
+        /// The base URL.
+        server: String,
+    },
+    /// The bindle does not exist at its source.
+    #[error("bindle `{id}` was not found at {at}")]
+    BindleNotFound {
+        /// `name/version`.
+        id: String,
+        /// The server URL or standalone directory.
+        at: String,
+    },
+    /// A parcel the invoice lists is not at the source.
+    #[error("bindle `{id}` is missing parcel `{name}` (sha256 {sha256}) at {at}")]
+    MissingParcel {
+        /// `name/version`.
+        id: String,
+        /// The parcel's label name.
+        name: String,
+        /// The parcel's sha256.
+        sha256: String,
+        /// The server URL or file where it should be.
+        at: String,
+    },
+    /// The invoice is not a valid WAGI bindle invoice.
+    #[error("{0}")]
+    Invoice(wagi_config::Diagnostics),
+    /// Any other problem with a bindle.
+    #[error("bindle `{id}`: {message}")]
+    Bindle {
+        /// `name/version` (or the URL asked for).
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Any other failure a registry reported.
     #[error("cannot pull `{reference}`: {message}")]
     Registry {
@@ -112,18 +154,34 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// This kind of source cannot be fetched by this build.
-    #[error("{kind} module references (`{reference}`) are not supported yet; use a local file")]
-    Unsupported {
-        /// `oci` or `bindle`.
-        kind: &'static str,
-        /// The reference as written.
-        reference: String,
-    },
+}
+
+/// How remote sources are reached.
+#[derive(Clone, Debug)]
+pub struct LoaderOptions {
+    /// Serve only what the cache holds: resolve tags as last recorded, fetch nothing.
+    pub offline: bool,
+    /// How long connecting to a server, and each read from it, may take.
+    pub timeout: Duration,
+    /// OCI registries.
+    pub registry: RegistryOptions,
+    /// Bindle servers and directories.
+    pub bindle: BindleOptions,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        Self {
+            offline: false,
+            timeout: Duration::from_secs(30),
+            registry: RegistryOptions::default(),
+            bindle: BindleOptions::default(),
+        }
+    }
 }
 
 /// How OCI registries are reached.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RegistryOptions {
     /// `host[:port]` of registries reached over plain HTTP; loopback registries always may be.
     pub insecure: Vec<String>,
@@ -131,23 +189,24 @@ pub struct RegistryOptions {
     /// (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, and its credential helpers) is
     /// used, and anonymous access when it has nothing for the registry.
     pub credentials: Option<(String, String)>,
-    /// Serve only what the cache holds: resolve tags as last recorded, fetch nothing.
-    pub offline: bool,
-    /// How long connecting to a registry, and each read from it, may take.
-    pub timeout: Duration,
 }
 
-impl Default for RegistryOptions {
-    fn default() -> Self {
-        Self { insecure: Vec::new(), credentials: None, offline: false, timeout: Duration::from_secs(30) }
-    }
+/// How bindles are reached.
+#[derive(Clone, Debug, Default)]
+pub struct BindleOptions {
+    /// Where the parcels of the bindle served with `-b` come from.
+    pub source: Option<BindleSource>,
+    /// A user and password for Bindle servers (HTTP basic authentication).
+    pub credentials: Option<(String, String)>,
+    /// Accept any TLS certificate from Bindle servers.
+    pub accept_invalid_certs: bool,
 }
 
 /// Loads modules from local files and, through its [`ContentCache`], from remote sources.
 #[derive(Clone, Debug)]
 pub struct Loader {
     cache: ContentCache,
-    registry: Arc<RegistryOptions>,
+    options: Arc<LoaderOptions>,
 }
 
 /// The first bytes of every binary wasm module.
@@ -155,8 +214,8 @@ const WASM_MAGIC: &[u8] = b"\0asm";
 
 impl Loader {
     /// A loader whose remote fetches are cached in `cache`.
-    pub fn new(cache: ContentCache, registry: RegistryOptions) -> Self {
-        Self { cache, registry: Arc::new(registry) }
+    pub fn new(cache: ContentCache, options: LoaderOptions) -> Self {
+        Self { cache, options: Arc::new(options) }
     }
 
     /// The cache remote modules are kept in.
@@ -169,13 +228,42 @@ impl Loader {
         match reference {
             ModuleRef::File(path) => load_file(path).await,
             ModuleRef::Oci(reference) => {
-                let bytes = crate::oci::fetch(reference, &self.cache, &self.registry).await?;
+                let bytes = crate::oci::fetch(reference, &self.cache, &self.options).await?;
                 Ok(binary_module(bytes))
             }
-            ModuleRef::Bindle { id, .. } => {
-                Err(LoadError::Unsupported { kind: "bindle", reference: format!("bindle:{id}") })
+            ModuleRef::Bindle { id, server } => {
+                let server = server.clone().ok_or_else(|| LoadError::Bindle {
+                    id: id.clone(),
+                    message: "a `bindle:` module needs `bindle_server`".to_owned(),
+                })?;
+                let source = BindleSource::Server(server);
+                let invoice = self.invoice(&source, id).await?;
+                let parcel = invoice.first_module().ok_or_else(|| LoadError::Bindle {
+                    id: id.clone(),
+                    message: format!("the invoice has no global parcel of media type `{WASM_MEDIA_TYPE}`"),
+                })?;
+                Ok(binary_module(crate::bindle::parcel(&source, &parcel, &self.cache, &self.options).await?))
+            }
+            ModuleRef::Parcel(parcel) => {
+                let source = self.options.bindle.source.as_ref().ok_or_else(|| LoadError::Bindle {
+                    id: parcel.bindle.clone(),
+                    message: "no bindle source was given".to_owned(),
+                })?;
+                Ok(binary_module(crate::bindle::parcel(source, parcel, &self.cache, &self.options).await?))
             }
         }
+    }
+
+    /// Reads the invoice of bindle `id` from `source`.
+    pub async fn invoice(&self, source: &BindleSource, id: &str) -> Result<Invoice, LoadError> {
+        crate::bindle::invoice(source, id, &self.cache, &self.options).await
+    }
+
+    /// Fetches the asset parcels of the bindle served with `-b` into `dir`, each file at its
+    /// label name.
+    pub async fn place_assets(&self, assets: &[Parcel], dir: &Path) -> Result<(), LoadError> {
+        let Some(source) = &self.options.bindle.source else { return Ok(()) };
+        crate::bindle::place_assets(source, assets, dir, &self.cache, &self.options).await
     }
 }
 
@@ -207,7 +295,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let text_path = dir.path().join("module.wasm");
         std::fs::write(&text_path, "(module)").expect("write");
-        let loader = Loader::new(ContentCache::new(dir.path().join("cache")), RegistryOptions::default());
+        let loader = Loader::new(ContentCache::new(dir.path().join("cache")), LoaderOptions::default());
         let from_text = loader.load(&ModuleRef::File(text_path)).await.expect("WAT loads");
         assert!(from_text.bytes.starts_with(WASM_MAGIC));
         assert_eq!(from_text.digest, Digest::of(&from_text.bytes));
@@ -221,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn bad_sources_say_what_failed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let loader = Loader::new(ContentCache::new(dir.path()), RegistryOptions::default());
+        let loader = Loader::new(ContentCache::new(dir.path()), LoaderOptions::default());
         let bad = dir.path().join("bad.wat");
         std::fs::write(&bad, "(module (func $f (oops)))").expect("write");
         let error = loader.load(&ModuleRef::File(bad)).await.expect_err("invalid WAT");

@@ -16,7 +16,7 @@ use wagi_config::OciReference;
 
 use crate::cache::ContentCache;
 use crate::digest::Digest;
-use crate::loader::{LoadError, RegistryOptions};
+use crate::loader::{LoadError, LoaderOptions, RegistryOptions};
 
 /// The layer media type `wasm-to-oci` (and the original WAGI) uses.
 pub(crate) const WASM_LAYER_V1: &str = "application/vnd.wasm.content.layer.v1+wasm";
@@ -32,7 +32,7 @@ const MANIFEST_TYPES: [&str; 2] =
 pub(crate) async fn fetch(
     reference: &OciReference,
     cache: &ContentCache,
-    options: &RegistryOptions,
+    options: &LoaderOptions,
 ) -> Result<Vec<u8>, LoadError> {
     let registry = Registry::new(reference, options)?;
     let manifest_digest = match &reference.digest {
@@ -63,10 +63,10 @@ struct Registry {
 }
 
 impl Registry {
-    fn new(reference: &OciReference, options: &RegistryOptions) -> Result<Self, LoadError> {
+    fn new(reference: &OciReference, options: &LoaderOptions) -> Result<Self, LoadError> {
         crate::install_crypto_provider();
-        let plain_http =
-            options.insecure.iter().any(|host| host == &reference.registry) || is_loopback(&reference.registry);
+        let plain_http = options.registry.insecure.iter().any(|host| host == &reference.registry)
+            || is_loopback(&reference.registry);
         let protocol = if plain_http { ClientProtocol::Http } else { ClientProtocol::Https };
         let config = ClientConfig {
             protocol,
@@ -75,7 +75,7 @@ impl Registry {
             ..ClientConfig::default()
         };
         let client = Client::try_from(config).map_err(|error| registry_error(reference, error))?;
-        Ok(Self { client, auth: credentials(&reference.registry, options), name: reference.registry.clone() })
+        Ok(Self { client, auth: credentials(&reference.registry, &options.registry), name: reference.registry.clone() })
     }
 
     fn at_digest(&self, reference: &OciReference, digest: &Digest) -> Reference {
@@ -288,7 +288,7 @@ fn registry_error(reference: &OciReference, error: OciDistributionError) -> Load
             detail: detail.to_string(),
         },
         OciDistributionError::RequestError(source) if source.is_connect() || source.is_timeout() => {
-            LoadError::Unreachable { registry, source: Box::new(source) }
+            LoadError::Unreachable { server: format!("registry `{registry}`"), source: Box::new(source) }
         }
         OciDistributionError::RequestError(source) => {
             LoadError::Registry { reference: text, message: error_chain(&source) }

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
 }
 
 async fn check(source: SourceArgs) -> Result<()> {
-    let (startup, config) = Startup::new(source, Arc::new(Metrics::new()))?;
+    let (startup, config) = Startup::new(source, Arc::new(Metrics::new())).await?;
     let loaded = startup.load(config).await?;
     let mut out = std::io::stdout().lock();
     for (route, entrypoint, module) in &loaded.summary {
@@ -75,7 +75,7 @@ async fn check(source: SourceArgs) -> Result<()> {
 }
 
 async fn pull(source: SourceArgs) -> Result<()> {
-    let (startup, config) = Startup::new(source, Arc::new(Metrics::new()))?;
+    let (startup, config) = Startup::new(source, Arc::new(Metrics::new())).await?;
     let pulled = startup.pull(&config, std::io::stderr().is_terminal()).await?;
     let mut out = std::io::stdout().lock();
     for (module, digest, origin) in &pulled {
@@ -107,7 +107,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         header_read_timeout: args.header_read_timeout,
     };
-    let (startup, config) = Startup::new(args.source, Arc::clone(&metrics))?;
+    let (startup, config) = Startup::new(args.source, Arc::clone(&metrics)).await?;
     let listener = bind(args.listen).await?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let metrics_listener = match args.metrics_listen {

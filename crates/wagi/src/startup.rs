@@ -15,7 +15,9 @@ use wagi_cgi::{
     ResponseOptions, Runtime, VolumeSpec,
 };
 use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
-use wagi_loader::{ContentCache, Digest, LoadError, LoadedModule, Loader, RegistryOptions};
+use wagi_loader::{
+    BindleOptions, BindleSource, ContentCache, Digest, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions,
+};
 use wagi_server::{Metrics, Route, RoutingTable};
 
 use crate::cli::{LimitArgs, OutboundArgs, RegistryArgs, SourceArgs};
@@ -51,8 +53,10 @@ pub(crate) struct Startup {
 impl Startup {
     /// Reads the configuration and starts the engine, sized for it. Returns the configuration
     /// for the first [`Startup::load`].
-    pub(crate) fn new(source: SourceArgs, metrics: Arc<Metrics>) -> Result<(Self, Config)> {
-        let config = read_config(&source)?;
+    pub(crate) async fn new(source: SourceArgs, metrics: Arc<Metrics>) -> Result<(Self, Config)> {
+        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
+        let loader = Loader::new(ContentCache::new(&cache_dir), loader_options(&source));
+        let config = read_config(&source, &loader, &cache_dir).await?;
         let limits = &source.limits;
         let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
         let engine_options = wagi_cgi::EngineOptions {
@@ -63,8 +67,6 @@ impl Startup {
         };
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
         runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
-        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
-        let loader = Loader::new(ContentCache::new(&cache_dir), registry_options(&source.registry));
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
         Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics }, config))
     }
@@ -99,7 +101,7 @@ impl Startup {
 
     /// Reads the configuration again and builds a new table from it.
     pub(crate) async fn reload(&self) -> Result<Loaded> {
-        let config = read_config(&self.source)?;
+        let config = read_config(&self.source, &self.loader, &self.cache_dir).await?;
         self.load(config).await
     }
 
@@ -195,9 +197,16 @@ fn read_named_file(path: &Path, flag: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|error| usage(&format!("cannot read `{}` ({flag}): {error}", path.display())))
 }
 
-fn read_config(source: &SourceArgs) -> Result<Config> {
-    if source.bindle.is_some() {
-        return Err(usage("serving a bindle (`-b`) is not supported yet; use `-c modules.toml`"));
+/// Reads what the command line names: a modules.toml, or the invoice of the bindle given with
+/// `-b` (whose static files are placed in the cache now, so that handlers can mount them).
+async fn read_config(source: &SourceArgs, loader: &Loader, cache_dir: &Path) -> Result<Config> {
+    if let Some(id) = &source.bindle {
+        let bindle_source = bindle_source(source).ok_or_else(|| usage("`-b` needs a bindle source"))?;
+        let invoice = loader.invoice(&bindle_source, id).await.map_err(load_error)?;
+        let assets_dir = cache_dir.join("assets").join(Digest::of(id.as_bytes()).to_hex());
+        let (config, assets) = invoice.to_config(&assets_dir).map_err(ConfigError)?;
+        loader.place_assets(&assets, &assets_dir).await.map_err(load_error)?;
+        return Ok(config);
     }
     let path = source.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
     let text = read_named_file(path, "--config")?;
@@ -243,11 +252,7 @@ async fn load_modules(loader: &Loader, config: &Config, metrics: &Metrics) -> Re
         let entry = &config.modules[idx];
         match result {
             Ok(module) => loaded[idx] = Some(module),
-            Err(error @ LoadError::Unsupported { .. }) => errors.push(config.error_at(
-                entry.module_location,
-                Some(format!("module `{}`", entry.route)),
-                error.to_string(),
-            )),
+            Err(LoadError::Invoice(diagnostics)) => errors.extend(diagnostics.0),
             Err(error) => {
                 let message = format!("{:#}", anyhow!(error));
                 errors.push(config.error_at(entry.module_location, Some(format!("module `{}`", entry.route)), message));
@@ -321,12 +326,41 @@ fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {
     }
 }
 
-fn registry_options(args: &RegistryArgs) -> RegistryOptions {
-    RegistryOptions {
-        insecure: args.insecure.clone(),
-        credentials: args.user.clone().zip(args.password.clone()),
-        offline: args.offline,
-        ..RegistryOptions::default()
+/// What the original WAGI used when `-b` came without `--bindle-url` or `--bindle-path`.
+const DEFAULT_BINDLE_URL: &str = "http://localhost:8080/v1";
+
+/// Where the bindle of `-b` comes from: `--bindle-path`, else `--bindle-url` or its default.
+fn bindle_source(source: &SourceArgs) -> Option<BindleSource> {
+    source.bindle.as_ref()?;
+    Some(match &source.bindle_path {
+        Some(dir) => BindleSource::Directory(dir.clone()),
+        None => BindleSource::Server(source.bindle_url.clone().unwrap_or_else(|| DEFAULT_BINDLE_URL.to_owned())),
+    })
+}
+
+fn loader_options(source: &SourceArgs) -> LoaderOptions {
+    let registry: &RegistryArgs = &source.registry;
+    LoaderOptions {
+        offline: registry.offline,
+        registry: RegistryOptions {
+            insecure: registry.insecure.clone(),
+            credentials: registry.user.clone().zip(registry.password.clone()),
+        },
+        bindle: BindleOptions {
+            source: bindle_source(source),
+            credentials: source.bindle_http_user.clone().zip(source.bindle_http_password.clone()),
+            accept_invalid_certs: source.bindle_insecure,
+        },
+        ..LoaderOptions::default()
+    }
+}
+
+/// A load failure outside any modules.toml entry: invoice diagnostics are a configuration error,
+/// anything else a usage error naming the source.
+fn load_error(error: LoadError) -> anyhow::Error {
+    match error {
+        LoadError::Invoice(diagnostics) => ConfigError(diagnostics).into(),
+        other => usage(&format!("{:#}", anyhow!(other))),
     }
 }
 
@@ -357,6 +391,7 @@ fn module_name(entry: &ModuleEntry) -> String {
         wagi_config::ModuleRef::File(path) => path.display().to_string(),
         wagi_config::ModuleRef::Oci(reference) => reference.text.clone(),
         wagi_config::ModuleRef::Bindle { id, .. } => format!("bindle:{id}"),
+        wagi_config::ModuleRef::Parcel(parcel) => parcel.name.clone(),
     }
 }
 

@@ -62,9 +62,14 @@ fn malformed_env_file() {
 }
 
 #[test]
-fn unsupported_module_source() {
-    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"oci://127.0.0.1:5000/hello:1\"\n");
-    check("unsupported_source", &site, &["check", "-c", "modules.toml"]);
+fn bad_module_sources() {
+    let site = site_with(
+        "[[module]]\nroute = \"/a\"\nmodule = \"oci://127.0.0.1:5000/Hello:1\"\n\
+         [[module]]\nroute = \"/b\"\nmodule = \"bindle:hello\"\n\
+         [[module]]\nroute = \"/c\"\nmodule = \"bindle:example.com/hello/1.0.0\"\n\
+         [[module]]\nroute = \"/d\"\nmodule = \"https://example.com/hello.wasm\"\n",
+    );
+    check("bad_sources", &site, &["check", "-c", "modules.toml"]);
 }
 
 #[test]

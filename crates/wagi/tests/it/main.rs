@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `wagi` binary on a loopback port, spoken to over real sockets.
 
+mod bindle;
 mod cli;
 mod contract;
 mod examples;

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::registry::{CNCF_WASM, Registry, WASM_TO_OCI, module_saying};
-use crate::support::{Server, Site, entry};
+use crate::support::{Server, Site, entry, sha256_hex};
 
 /// Runs `wagi check` on the site and returns its exit code and stderr.
 fn check(site: &Site, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
@@ -203,9 +203,4 @@ fn unknown_repositories_and_tags_are_404() {
         registry.host
     );
     assert!(stderr.contains(&expected), "{stderr}");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,6 +1,7 @@
 //! Test support: a real `wagi` process on a free loopback port, a small HTTP/1.1 client over a
 //! real socket, and fixture modules.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -108,21 +109,28 @@ impl Server {
 
     /// Starts `wagi -c config`, keeping logs and caches in the site.
     pub(crate) fn start_with_config(site: &Site, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::launch(site, config, args, env, "Ready: serving on ")
+        Self::launch(site, &["-c".as_ref(), config.as_os_str()], args, env, "Ready: serving on ")
+    }
+
+    /// Starts wagi on what `source` names (e.g. `-b` and a bindle), keeping logs and caches in
+    /// the site.
+    pub(crate) fn start_source(site: &Site, source: &[&str], args: &[&str]) -> Self {
+        let source: Vec<&OsStr> = source.iter().map(OsStr::new).collect();
+        Self::launch(site, &source, args, &[], "Ready: serving on ")
     }
 
     /// Starts `wagi -c modules.toml` and returns as soon as it listens, before its modules load.
     pub(crate) fn start_listening(site: &Site, args: &[&str]) -> Self {
-        Self::launch(site, &site.path("modules.toml"), args, &[], "Listening on ")
+        let config = site.path("modules.toml");
+        Self::launch(site, &["-c".as_ref(), config.as_os_str()], args, &[], "Listening on ")
     }
 
     /// Starts wagi and waits for the stdout line starting with `until` that names its URL.
-    fn launch(site: &Site, config: &Path, args: &[&str], env: &[(&str, &str)], until: &str) -> Self {
+    fn launch(site: &Site, source: &[&OsStr], args: &[&str], env: &[(&str, &str)], until: &str) -> Self {
         let log_dir = site.path("logs");
         let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
         command
-            .arg("-c")
-            .arg(config)
+            .args(source)
             .args(["-l", "127.0.0.1:0", "--log-dir"])
             .arg(&log_dir)
             .arg("--module-cache")
@@ -321,4 +329,10 @@ pub(crate) fn read_response(stream: &mut TcpStream, head: bool) -> Response {
 /// The modules.toml line for a module file in the site.
 pub(crate) fn entry(route: &str, module: &str) -> String {
     format!("[[module]]\nroute = \"{route}\"\nmodule = \"{module}\"\n\n")
+}
+
+/// The lower-case hex sha256 of `bytes`, as registries, bindles and the cache name content.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
