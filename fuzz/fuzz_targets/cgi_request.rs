@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         query,
         protocol: "HTTP/1.1",
         headers,
-        body: Bytes::new(),
+        body: Bytes::new().into(),
         remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         https: false,
         authority: ServerAuthority::derive(Some(host), None, "localhost:3000", false),

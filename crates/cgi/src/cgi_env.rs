@@ -186,7 +186,7 @@ mod tests {
             query: Some("a=1&b=x%20y".into()),
             protocol: "HTTP/1.1",
             headers: map,
-            body: Bytes::from_static(b"hello"),
+            body: Bytes::from_static(b"hello").into(),
             remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             https: false,
             authority: ServerAuthority { name: "localhost".into(), port: 3000 },

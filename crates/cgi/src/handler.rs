@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use wagi_outbound_http::{OutboundClient, OutboundPolicy, OutboundSession};
 use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -19,6 +20,7 @@ use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
 use crate::respond::{ResponseOptions, respond};
 use crate::routes::{SubRoute, parse_routes_output};
+use crate::stdin::RequestBody;
 use crate::stdout::StdoutPipe;
 
 /// The per-instance state: the WASI context, outbound HTTP responses and the resource limits.
@@ -208,12 +210,11 @@ impl Handler {
         let argv = build_argv(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref());
         let env = build_env(request, &self.static_env);
         let mut builder = WasiCtxBuilder::new();
-        builder
-            .args(&argv)
-            .envs(&env)
-            .stdin(MemoryInputPipe::new(request.body.clone()))
-            .stdout(stdout)
-            .stderr(stderr.clone());
+        builder.args(&argv).envs(&env).stdout(stdout).stderr(stderr.clone());
+        match &request.body {
+            RequestBody::Full(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
+            RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),
+        };
         for volume in &self.spec.volumes {
             let perms = if volume.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
             builder

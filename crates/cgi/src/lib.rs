@@ -23,6 +23,7 @@ mod request;
 mod respond;
 mod response;
 mod routes;
+mod stdin;
 mod stdout;
 
 pub use artifact::{ArtifactCache, ArtifactOrigin};
@@ -34,4 +35,5 @@ pub use request::{CgiRequest, MatchedRoute, ServerAuthority};
 pub use respond::ResponseOptions;
 pub use response::CgiResponse;
 pub use routes::SubRoute;
+pub use stdin::{BodySender, BodyStream, RequestBody};
 pub use wagi_outbound_http::{OutboundLimits, OutboundPolicy};

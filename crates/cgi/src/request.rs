@@ -2,8 +2,9 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
 use http::HeaderMap;
+
+use crate::stdin::RequestBody;
 
 /// One HTTP request, already routed, as the CGI runtime needs it.
 #[derive(Clone, Debug)]
@@ -18,8 +19,8 @@ pub struct CgiRequest {
     pub protocol: &'static str,
     /// The request headers.
     pub headers: HeaderMap,
-    /// The request body.
-    pub body: Bytes,
+    /// The request body, for stdin.
+    pub body: RequestBody,
     /// The client's address.
     pub remote_addr: IpAddr,
     /// Whether the request came over TLS.

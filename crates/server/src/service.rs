@@ -3,14 +3,14 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tracing::Instrument;
-use wagi_cgi::{CgiRequest, MatchedRoute, ResponseBody, ServerAuthority};
+use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ResponseBody, ServerAuthority};
 
 use crate::access::{Exchange, LoggedBody};
 use crate::admission::Slot;
@@ -106,21 +106,16 @@ async fn run(
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = request.into_parts();
     let limit = route.max_body;
-    if content_length(&parts.headers).is_some_and(|length| length > limit) {
+    let declared = content_length(&parts.headers);
+    if declared.is_some_and(|length| length > limit) {
         return Err(RequestError::BodyTooLarge { limit });
     }
-    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    // A client sending its body slowly must not hold an admission slot forever.
     let deadline = route.handler.spec().limits.timeout;
-    let collected = tokio::time::timeout(deadline, Limited::new(body, limit_usize).collect())
-        .await
-        .map_err(|_| RequestError::BodyTimeout(deadline))?;
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            return Err(RequestError::BodyTooLarge { limit });
-        }
-        Err(error) => return Err(RequestError::BodyRead(error.to_string())),
+    let body = match declared {
+        // HTTP framing holds the body to its declared length, so it can flow into stdin as it
+        // arrives, under the module's own deadline.
+        Some(length) if length > 0 => stream_body(body, length, deadline),
+        _ => read_body(body, limit, deadline).await?,
     };
     let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let authority = ServerAuthority::derive(
@@ -142,6 +137,48 @@ async fn run(
         route: matched,
     };
     Ok(route.handler.handle(&cgi_request, slot).await?)
+}
+
+/// Reads a body of unknown length whole, up to `limit`, within `deadline`: a client sending its
+/// body slowly must not hold an admission slot forever.
+async fn read_body(body: Incoming, limit: u64, deadline: Duration) -> Result<RequestBody, RequestError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let collected = tokio::time::timeout(deadline, Limited::new(body, limit_usize).collect())
+        .await
+        .map_err(|_| RequestError::BodyTimeout(deadline))?;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes().into()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(RequestError::BodyTooLarge { limit }),
+        Err(error) => Err(RequestError::BodyRead(error.to_string())),
+    }
+}
+
+/// Streams a body of `length` bytes into the module's stdin from a task of its own, which ends
+/// when the body does, when the module has ended, or at `deadline`. A body that fails or stops
+/// arriving makes the module's next read from stdin fail.
+fn stream_body(mut body: Incoming, length: u64, deadline: Duration) -> RequestBody {
+    let (sender, request_body) = RequestBody::streaming(length);
+    tokio::spawn(async move {
+        let pump = async {
+            while let Some(frame) = body.frame().await {
+                let chunk = match frame {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) => Ok(data),
+                        Err(_) => continue,
+                    },
+                    Err(error) => Err(std::io::Error::other(error)),
+                };
+                let failed = chunk.is_err();
+                if sender.send(chunk).await.is_err() || failed {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(deadline, pump).await.is_err() {
+            let _ = sender.try_send(Err(std::io::ErrorKind::TimedOut.into()));
+        }
+    });
+    request_body
 }
 
 /// RFC 3986 §2.1: every `%` starts a two-hex-digit escape.

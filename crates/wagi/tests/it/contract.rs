@@ -1,6 +1,8 @@
 //! The request as a module sees it: environment, argv, stdin and volumes.
 
-use crate::support::{Site, entry, fixture_text};
+use std::io::Write;
+
+use crate::support::{Site, entry, fixture_text, read_response};
 
 #[test]
 fn worked_example_environment_argv_and_stdin() {
@@ -92,6 +94,36 @@ fn volumes_are_readable_and_cannot_be_escaped() {
         assert_eq!(response.status, 404, "{escape}: {}", response.text());
         assert!(!response.text().contains("secret"), "{escape}");
     }
+}
+
+/// Reads stdin once (at most 64 bytes) and answers `first read: ` and what it got.
+const FIRST_READ: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "Content-Type: text/plain\n\nfirst read: ")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 200))
+    (i32.store (i32.const 4) (i32.const 64))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 16) (i32.const 100))
+    (i32.store (i32.const 20) (i32.const 38))
+    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 32)))
+    (i32.store (i32.const 16) (i32.const 200))
+    (i32.store (i32.const 20) (i32.load (i32.const 8)))
+    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 32)))))"#;
+
+#[test]
+fn the_body_reaches_stdin_while_the_client_is_still_sending_it() {
+    let site = Site::new();
+    site.write("first.wat", FIRST_READ);
+    let server = site.serve(&entry("/first", "first.wat"), &[]);
+    let mut connection = server.connect();
+    let head = "POST /first HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n";
+    connection.write_all(format!("{head}hello").as_bytes()).expect("send half the body");
+    // The other half is never sent: the module answers from what has arrived.
+    let response = read_response(&mut connection, false);
+    assert_eq!((response.status, response.text().as_str()), (200, "first read: hello"));
 }
 
 #[test]
