@@ -137,6 +137,15 @@ pub enum LoadError {
         /// What went wrong.
         message: String,
     },
+    /// A request to a registry failed on the way (TLS, protocol, a broken connection).
+    #[error("cannot pull `{reference}`")]
+    Request {
+        /// The reference as written.
+        reference: String,
+        /// What the HTTP client said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Any other failure a registry reported.
     #[error("cannot pull `{reference}`: {message}")]
     Registry {

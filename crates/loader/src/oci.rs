@@ -290,22 +290,9 @@ fn registry_error(reference: &OciReference, error: OciDistributionError) -> Load
         OciDistributionError::RequestError(source) if source.is_connect() || source.is_timeout() => {
             LoadError::Unreachable { server: format!("registry `{registry}`"), source: Box::new(source) }
         }
-        OciDistributionError::RequestError(source) => {
-            LoadError::Registry { reference: text, message: error_chain(&source) }
-        }
+        OciDistributionError::RequestError(source) => LoadError::Request { reference: text, source: Box::new(source) },
         other => LoadError::Registry { reference: text, message: other.to_string() },
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
