@@ -1,6 +1,7 @@
 //! The environment a module sees: RFC 3875 meta-variables, WAGI's `X_*` extensions, one
 //! `HTTP_*` variable per request header, and the operator's configured variables.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use http::header;
@@ -90,20 +91,31 @@ impl StaticEnv {
 }
 
 /// Builds the complete environment for one request.
+pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(String, String)> {
+    let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.headers.keys_len());
+    for_each_var(request, static_env, |name, value| env.push((name.to_owned(), value.to_owned())));
+    env
+}
+
+/// Calls `set` with each variable of the request's environment, borrowing what it can: the
+/// per-request path hands every pair straight to the WASI context, which keeps its own copy.
 ///
 /// Configured variables come first; the meta-variables follow and cannot be configured; a
 /// request header never replaces a configured variable (a client must not override what the
 /// operator set).
-pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(String, String)> {
-    let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.headers.keys_len());
-    env.extend(static_env.vars.iter().cloned());
+pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set: impl FnMut(&str, &str)) {
+    for (name, value) in &static_env.vars {
+        set(name, value);
+    }
 
     let route = &request.route;
     // PATH_INFO is decoded (RFC 3875 §4.1.5); invalid UTF-8 becomes U+FFFD and NUL, which no
     // environment string can carry, too.
-    let path_info = percent_decode_str(&route.raw_path_info).decode_utf8_lossy().replace('\0', "\u{FFFD}");
+    let mut path_info = percent_decode_str(&route.raw_path_info).decode_utf8_lossy();
+    if path_info.contains('\0') {
+        path_info = Cow::Owned(path_info.replace('\0', "\u{FFFD}"));
+    }
     let query = request.query.as_deref().unwrap_or_default();
-    let content_type = request.headers.get(header::CONTENT_TYPE).map(header_text).unwrap_or_default();
     let remote_addr = request.remote_addr.to_string();
     let scheme = if request.https { "https" } else { "http" };
     let authority = &request.authority;
@@ -111,58 +123,65 @@ pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(St
     let full_url =
         format!("{scheme}://{}:{}{}{question_mark}{query}", authority.name, authority.port, request.raw_path);
 
-    let mut set = |name: &str, value: String| env.push((name.to_owned(), value));
-    set(names::AUTH_TYPE, String::new());
-    set(names::CONTENT_LENGTH, request.body.len().to_string());
-    set(names::CONTENT_TYPE, content_type);
-    set(names::GATEWAY_INTERFACE, "CGI/1.1".to_owned());
+    set(names::AUTH_TYPE, "");
+    set(names::CONTENT_LENGTH, &request.body.len().to_string());
+    let content_type = request.headers.get(header::CONTENT_TYPE).map(|value| header_text(value));
+    set(names::CONTENT_TYPE, content_type.as_deref().unwrap_or_default());
+    set(names::GATEWAY_INTERFACE, "CGI/1.1");
     if request.https {
-        set(names::HTTPS, "on".to_owned());
+        set(names::HTTPS, "on");
     }
-    set(names::PATH_INFO, path_info.clone());
-    set(names::PATH_TRANSLATED, path_info);
-    set(names::QUERY_STRING, query.to_owned());
-    set(names::REMOTE_ADDR, remote_addr.clone());
-    set(names::REMOTE_HOST, remote_addr);
-    set(names::REMOTE_USER, String::new());
-    set(names::REQUEST_METHOD, request.method.clone());
-    set(names::SCRIPT_NAME, route.script_name.clone());
-    set(names::SERVER_NAME, authority.name.clone());
-    set(names::SERVER_PORT, authority.port.to_string());
-    set(names::SERVER_PROTOCOL, request.protocol.to_owned());
-    set(names::SERVER_SOFTWARE, "WAGI/1".to_owned());
-    set(names::X_FULL_URL, full_url);
-    set(names::X_MATCHED_ROUTE, route.pattern.clone());
-    set(names::X_RAW_PATH_INFO, route.raw_path_info.clone());
+    set(names::PATH_INFO, &path_info);
+    set(names::PATH_TRANSLATED, &path_info);
+    set(names::QUERY_STRING, query);
+    set(names::REMOTE_ADDR, &remote_addr);
+    set(names::REMOTE_HOST, &remote_addr);
+    set(names::REMOTE_USER, "");
+    set(names::REQUEST_METHOD, &request.method);
+    set(names::SCRIPT_NAME, &route.script_name);
+    set(names::SERVER_NAME, &authority.name);
+    set(names::SERVER_PORT, &authority.port.to_string());
+    set(names::SERVER_PROTOCOL, request.protocol);
+    set(names::SERVER_SOFTWARE, "WAGI/1");
+    set(names::X_FULL_URL, &full_url);
+    set(names::X_MATCHED_ROUTE, &route.pattern);
+    set(names::X_RAW_PATH_INFO, &route.raw_path_info);
 
+    let mut var_name = String::new();
     for name in request.headers.keys() {
         // A header name with `_` would collide with its `-` twin (`X_Foo` and `X-Foo` both give
         // `HTTP_X_FOO`) and could spoof it, so such headers are dropped, as nginx and Apache do.
         if HIDDEN_HEADERS.contains(&name.as_str()) || name.as_str().contains('_') {
             continue;
         }
-        let var_name = http_var_name(name.as_str());
+        http_var_name(name.as_str(), &mut var_name);
         if static_env.names.contains(&var_name) {
             continue;
         }
+        let mut values = request.headers.get_all(name).iter();
+        let first = values.next().map(|value| header_text(value)).unwrap_or_default();
         // RFC 3875 §4.1.18: repeated headers are joined into one value with the same meaning.
         let separator = if name == header::COOKIE { "; " } else { ", " };
-        let value = request.headers.get_all(name).iter().map(header_text).collect::<Vec<_>>().join(separator);
-        env.push((var_name, value));
+        let value = values.fold(first, |mut joined, value| {
+            let joined_mut = joined.to_mut();
+            joined_mut.push_str(separator);
+            joined_mut.push_str(&header_text(value));
+            joined
+        });
+        set(&var_name, &value);
     }
-    env
 }
 
-fn http_var_name(header_name: &str) -> String {
-    let mut var = String::with_capacity(5 + header_name.len());
+/// Writes `HTTP_` and the header name, upper-cased with `-` turned into `_`, into `var`.
+fn http_var_name(header_name: &str, var: &mut String) {
+    var.clear();
     var.push_str("HTTP_");
     var.extend(header_name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
-    var
 }
 
 /// Header values are bytes; modules get them as text, with invalid UTF-8 replaced.
-fn header_text(value: &http::HeaderValue) -> String {
-    String::from_utf8_lossy(value.as_bytes()).into_owned()
+fn header_text(value: &http::HeaderValue) -> Cow<'_, str> {
+    String::from_utf8_lossy(value.as_bytes())
 }
 
 #[cfg(test)]

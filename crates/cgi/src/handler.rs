@@ -13,7 +13,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::argv::build_argv;
 use crate::body::ResponseBody;
-use crate::cgi_env::{StaticEnv, build_env};
+use crate::cgi_env::{StaticEnv, for_each_var};
 use crate::engine::{CompiledModule, Observer, Runtime};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
@@ -208,9 +208,11 @@ impl Handler {
         stderr: &OutputCapture,
     ) -> Result<WasiP1Ctx, CgiError> {
         let argv = build_argv(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref());
-        let env = build_env(request, &self.static_env);
         let mut builder = WasiCtxBuilder::new();
-        builder.args(&argv).envs(&env).stdout(stdout).stderr(stderr.clone());
+        builder.args(&argv).stdout(stdout).stderr(stderr.clone());
+        for_each_var(request, &self.static_env, |name, value| {
+            builder.env(name, value);
+        });
         match &request.body {
             RequestBody::Full(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
             RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),

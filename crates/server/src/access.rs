@@ -53,13 +53,12 @@ impl AccessLog {
     }
 
     fn write(&self, entry: &Entry<'_>) {
-        let line = match self.format {
-            LogFormat::Common => entry.common(),
-            LogFormat::Json => entry.json(),
-        };
         // A failing log destination must not fail requests; a poisoned lock still holds a writer.
         let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = out.write_all(line.as_bytes());
+        let _ = match self.format {
+            LogFormat::Common => entry.write_common(&mut *out),
+            LogFormat::Json => out.write_all(entry.json().as_bytes()),
+        };
     }
 }
 
@@ -85,21 +84,25 @@ struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    fn common(&self) -> String {
+    /// Writes the line straight into the log's buffer.
+    fn write_common(&self, out: &mut impl Write) -> std::io::Result<()> {
         let e = self.exchange;
-        format!(
-            "{} - - [{}] \"{} {} {:?}\" {} {} route=\"{}\" duration={:.6} id={}\n",
-            e.remote,
-            common_log_time(self.time),
-            e.method,
-            e.target.escape_debug(),
-            e.version,
-            self.status,
-            self.bytes,
-            e.route.escape_debug(),
-            self.duration.as_secs_f64(),
-            e.id,
-        )
+        CLF_TIME.with_borrow_mut(|time| {
+            writeln!(
+                out,
+                "{} - - [{}] \"{} {} {:?}\" {} {} route=\"{}\" duration={:.6} id={}",
+                e.remote,
+                time.format(self.time),
+                e.method,
+                e.target.escape_debug(),
+                e.version,
+                self.status,
+                self.bytes,
+                e.route.escape_debug(),
+                self.duration.as_secs_f64(),
+                e.id,
+            )
+        })
     }
 
     fn json(&self) -> String {
@@ -123,13 +126,30 @@ impl Entry<'_> {
     }
 }
 
-/// `[22/Nov/2026:02:35:00 +0000]`'s inside, from the HTTP date `Sun, 22 Nov 2026 02:35:00 GMT`.
-fn common_log_time(time: SystemTime) -> String {
-    let http_date = httpdate::fmt_http_date(time);
-    let fields: Vec<&str> = http_date.split(' ').collect();
-    match fields.as_slice() {
-        [_, day, month, year, clock, _] => format!("{day}/{month}/{year}:{clock} +0000"),
-        _ => http_date,
+thread_local! {
+    /// The last second formatted for the Common Log Format, reused by every line in that second.
+    static CLF_TIME: std::cell::RefCell<ClfTime> = const { std::cell::RefCell::new(ClfTime { second: u64::MAX, text: String::new() }) };
+}
+
+/// A Common Log Format time and the second it shows.
+struct ClfTime {
+    second: u64,
+    text: String,
+}
+
+impl ClfTime {
+    /// `[22/Nov/2026:02:35:00 +0000]`'s inside, from the HTTP date `Sun, 22 Nov 2026 02:35:00 GMT`.
+    fn format(&mut self, time: SystemTime) -> &str {
+        let second = time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        if second != self.second {
+            let http_date = httpdate::fmt_http_date(time);
+            self.text = match http_date.split(' ').collect::<Vec<_>>().as_slice() {
+                [_, day, month, year, clock, _] => format!("{day}/{month}/{year}:{clock} +0000"),
+                _ => http_date,
+            };
+            self.second = second;
+        }
+        &self.text
     }
 }
 
@@ -220,14 +240,29 @@ mod tests {
         }
     }
 
+    fn common(entry: &Entry<'_>) -> String {
+        let mut line = Vec::new();
+        entry.write_common(&mut line).expect("writing to memory");
+        String::from_utf8(line).expect("UTF-8")
+    }
+
     #[test]
     fn common_lines_follow_the_common_log_format() {
         let exchange = exchange();
         assert_eq!(
-            entry(&exchange).common(),
+            common(&entry(&exchange)),
             "127.0.0.1 - - [18/Nov/2026:11:06:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
              route=\"/hello\" duration=0.000250 id=7\n"
         );
+    }
+
+    #[test]
+    fn the_cached_time_follows_the_clock() {
+        let exchange = exchange();
+        let mut later = entry(&exchange);
+        assert!(common(&later).contains("[18/Nov/2026:11:06:40 +0000]"));
+        later.time += Duration::from_secs(86_401);
+        assert!(common(&later).contains("[19/Nov/2026:11:06:41 +0000]"));
     }
 
     #[test]
