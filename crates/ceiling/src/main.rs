@@ -16,6 +16,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 
+/// The allocator wagi uses, so the ratio measures wagi's work and not a choice of allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const BODY: &[u8] = b"hello from wagi\n";
 
 #[tokio::main]

@@ -4,6 +4,12 @@ mod cli;
 mod lifecycle;
 mod startup;
 
+/// Every request allocates and frees many small objects across the tokio workers; jemalloc's
+/// per-thread caches cut the allocator's share of the CPU, which glibc's malloc made about a
+/// fifth of the server's time (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
