@@ -99,7 +99,15 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     let echo_runs = repeat(&options, || wrk(&wagi.url("/echo"), 64, options.seconds, Some(&post)))?;
     report.row("POST echo of 64 KiB, 64 connections", "wagi", &Median::of(&echo_runs), None);
 
-    stream_scenarios(&options, &wagi, idle_rss, &mut report)?;
+    report.note(format!(
+        "wagi RSS after the scenarios above: {} MiB (pool slots keep what modules touched, see --memory-keep-resident)",
+        rss_kib(wagi.pid())? / 1024
+    ));
+    stream_scenarios(&options, &wagi, &mut report)?;
+    // A fresh server, so the memory the scenarios above left resident does not count.
+    let fresh = Server::start(&mut wagi_command(&release, &config, site.path(), "fresh"))?;
+    concurrent_downloads(&fresh, &mut report)?;
+    drop(fresh);
     health_under_loops(&options, &wagi, &mut report)?;
     drop(wagi);
     drop(ceiling);
@@ -322,7 +330,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 
 /// 10 MiB responses: time to first byte and throughput for one client, then 64 at once with the
 /// server's memory watched.
-fn stream_scenarios(options: &Options, wagi: &Server, idle_rss: u64, report: &mut Report) -> anyhow::Result<()> {
+fn stream_scenarios(options: &Options, wagi: &Server, report: &mut Report) -> anyhow::Result<()> {
     let mut first_bytes = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..options.rounds {
@@ -337,7 +345,12 @@ fn stream_scenarios(options: &Options, wagi: &Server, idle_rss: u64, report: &mu
         total * 1e3,
         (STREAM_BYTES as f64 / (1 << 20) as f64) / total
     ));
+    Ok(())
+}
 
+/// 64 clients each downloading the 10 MiB response at once from `wagi`, idle until now.
+fn concurrent_downloads(wagi: &Server, report: &mut Report) -> anyhow::Result<()> {
+    let idle_rss = rss_kib(wagi.pid())?;
     let sampler = RssSampler::start(wagi.pid());
     let started = Instant::now();
     let addr = wagi.addr;
@@ -351,8 +364,9 @@ fn stream_scenarios(options: &Options, wagi: &Server, idle_rss: u64, report: &mu
     let elapsed = started.elapsed();
     let peak = sampler.stop();
     report.note(format!(
-        "64 clients downloading 10 MiB each: {:.0} ms in all, {failed} failed; wagi RSS peak {} MiB, {} MiB above idle",
+        "64 clients downloading 10 MiB each from a fresh server: {:.0} ms in all, {failed} failed; wagi RSS {} MiB idle, peak {} MiB, {} MiB above idle",
         elapsed.as_secs_f64() * 1e3,
+        idle_rss / 1024,
         peak / 1024,
         peak.saturating_sub(idle_rss) / 1024
     ));

@@ -62,6 +62,7 @@ impl Startup {
         let engine_options = wagi_cgi::EngineOptions {
             max_instances: limits.max_instances,
             max_memory,
+            memory_keep_resident: usize::try_from(limits.memory_keep_resident).unwrap_or(usize::MAX),
             outbound: outbound_limits(&source.outbound),
             ..wagi_cgi::EngineOptions::default()
         };
