@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wagi_outbound_http::{OutboundClient, OutboundPolicy, OutboundSession};
-use wasmtime::{ExternType, InstancePre, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Extern, ExternType, InstancePre, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
@@ -86,6 +86,7 @@ impl Default for Limits {
 /// A module ready to answer requests for one route: linked once, instantiated per request.
 pub struct Handler {
     pre: InstancePre<State>,
+    entrypoint: ModuleExport,
     spec: HandlerSpec,
     static_env: StaticEnv,
     outbound_client: OutboundClient,
@@ -103,7 +104,7 @@ impl Runtime {
     /// Links `module` for `spec`: checks the entrypoint, resolves imports and merges the static
     /// environment, so a request only has to instantiate.
     pub fn prepare(&self, module: &CompiledModule, spec: HandlerSpec) -> Result<Handler, Error> {
-        check_entrypoint(module, &spec.entrypoint)?;
+        let entrypoint = check_entrypoint(module, &spec.entrypoint)?;
         let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
         let (static_env, shadowed) = StaticEnv::new(spec.environment.iter().cloned());
         for name in shadowed {
@@ -124,6 +125,7 @@ impl Runtime {
         let outbound_policy = Arc::new(spec.outbound.clone());
         Ok(Handler {
             pre,
+            entrypoint,
             spec,
             static_env,
             outbound_client: self.outbound.clone(),
@@ -144,13 +146,13 @@ impl Runtime {
         if module.0.get_export(ROUTES).is_none() {
             return Ok(None);
         }
-        check_entrypoint(module, ROUTES)?;
+        let entrypoint = check_entrypoint(module, ROUTES)?;
         let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let outbound = OutboundSession::new(self.outbound.clone(), Arc::default());
-        let outcome = match run(&pre, wasi, outbound, ROUTES, limits, None).await {
+        let outcome = match run(&pre, wasi, outbound, &entrypoint, limits, None).await {
             Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -189,7 +191,7 @@ impl Handler {
         let guest = Box::pin(async move {
             let spec = &handler.spec;
             let observer = handler.observer.as_deref();
-            let outcome = run(&handler.pre, wasi, outbound, &spec.entrypoint, &spec.limits, observer).await;
+            let outcome = run(&handler.pre, wasi, outbound, &handler.entrypoint, &spec.limits, observer).await;
             drop(slot);
             handler.log_stderr(&stderr).await;
             // A guest whose write failed at the limit may trap on it; the limit is the cause.
@@ -251,7 +253,7 @@ async fn run(
     pre: &InstancePre<State>,
     wasi: WasiP1Ctx,
     outbound: OutboundSession,
-    entrypoint: &str,
+    entrypoint: &ModuleExport,
     limits: &Limits,
     observer: Option<&dyn Observer>,
 ) -> Result<(), CgiError> {
@@ -268,10 +270,12 @@ async fn run(
         if let Some(observer) = observer {
             observer.instantiated(started.elapsed());
         }
+        // `prepare` checked that the export is a function without parameters or results.
         let func = instance
-            .get_typed_func::<(), ()>(&mut store, entrypoint)
-            .map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
-        func.call_async(&mut store, ()).await.or_else(classify)
+            .get_module_export(&mut store, entrypoint)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| CgiError::Instantiate("the entrypoint is not a function".to_owned()))?;
+        func.call_async(&mut store, &[], &mut []).await.or_else(classify)
     };
     tokio::time::timeout(limits.timeout, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
 }
@@ -287,9 +291,13 @@ fn classify(error: wasmtime::Error) -> Result<(), CgiError> {
     Err(CgiError::Trap(format!("{error:#}")))
 }
 
-fn check_entrypoint(module: &CompiledModule, name: &str) -> Result<(), Error> {
+/// Checks that `name` is a function without parameters or results, and returns its index for
+/// finding it in each instance without a lookup by name.
+fn check_entrypoint(module: &CompiledModule, name: &str) -> Result<ModuleExport, Error> {
     match module.0.get_export(name) {
-        Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => Ok(()),
+        Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {
+            module.0.get_export_index(name).ok_or_else(|| Error::MissingEntrypoint(name.to_owned()))
+        }
         Some(ExternType::Func(func)) => {
             Err(Error::EntrypointSignature { name: name.to_owned(), found: format!("{func}") })
         }
