@@ -116,12 +116,16 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
         path_info = Cow::Owned(path_info.replace('\0', "\u{FFFD}"));
     }
     let query = request.query.as_deref().unwrap_or_default();
-    let remote_addr = request.remote_addr.to_string();
-    let scheme = if request.https { "https" } else { "http" };
     let authority = &request.authority;
-    let question_mark = if request.query.is_some() { "?" } else { "" };
-    let full_url =
-        format!("{scheme}://{}:{}{}{question_mark}{query}", authority.name, authority.port, request.raw_path);
+    let port = authority.port.to_string();
+    let mut full_url = String::with_capacity(16 + authority.name.len() + request.raw_path.len() + query.len());
+    for part in [if request.https { "https://" } else { "http://" }, &authority.name, ":", &port, &request.raw_path] {
+        full_url.push_str(part);
+    }
+    if request.query.is_some() {
+        full_url.push('?');
+        full_url.push_str(query);
+    }
 
     set(names::AUTH_TYPE, "");
     set(names::CONTENT_LENGTH, &request.body.len().to_string());
@@ -134,13 +138,13 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
     set(names::PATH_INFO, &path_info);
     set(names::PATH_TRANSLATED, &path_info);
     set(names::QUERY_STRING, query);
-    set(names::REMOTE_ADDR, &remote_addr);
-    set(names::REMOTE_HOST, &remote_addr);
+    set(names::REMOTE_ADDR, &request.remote_addr);
+    set(names::REMOTE_HOST, &request.remote_addr);
     set(names::REMOTE_USER, "");
     set(names::REQUEST_METHOD, &request.method);
     set(names::SCRIPT_NAME, &route.script_name);
     set(names::SERVER_NAME, &authority.name);
-    set(names::SERVER_PORT, &authority.port.to_string());
+    set(names::SERVER_PORT, &port);
     set(names::SERVER_PROTOCOL, request.protocol);
     set(names::SERVER_SOFTWARE, "WAGI/1");
     set(names::X_FULL_URL, &full_url);
@@ -186,7 +190,6 @@ fn header_text(value: &http::HeaderValue) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
 
     use bytes::Bytes;
     use http::{HeaderMap, HeaderValue};
@@ -206,7 +209,7 @@ mod tests {
             protocol: "HTTP/1.1",
             headers: map,
             body: Bytes::from_static(b"hello").into(),
-            remote_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            remote_addr: "127.0.0.1".into(),
             https: false,
             authority: ServerAuthority { name: "localhost".into(), port: 3000 },
             route: MatchedRoute {

@@ -1,6 +1,6 @@
 //! What the server hands the CGI runtime for one request.
 
-use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::HeaderMap;
 
@@ -21,8 +21,9 @@ pub struct CgiRequest {
     pub headers: HeaderMap,
     /// The request body, for stdin.
     pub body: RequestBody,
-    /// The client's address.
-    pub remote_addr: IpAddr,
+    /// The client's IP address as text, as `REMOTE_ADDR` shows it (formatted once per
+    /// connection by the server).
+    pub remote_addr: Arc<str>,
     /// Whether the request came over TLS.
     pub https: bool,
     /// The host and port the request was addressed to (see [`ServerAuthority::derive`]).

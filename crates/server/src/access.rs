@@ -2,7 +2,6 @@
 //! metrics) once the response has been sent.
 
 use std::io::{BufWriter, Write};
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -67,7 +66,8 @@ impl AccessLog {
 pub(crate) struct Exchange {
     pub(crate) id: u64,
     pub(crate) started: Instant,
-    pub(crate) remote: IpAddr,
+    /// The client's IP address as text.
+    pub(crate) remote: Arc<str>,
     pub(crate) method: Method,
     /// The path and query as requested.
     pub(crate) target: String,
@@ -87,10 +87,11 @@ impl Entry<'_> {
     /// Writes the line straight into the log's buffer.
     fn write_common(&self, out: &mut impl Write) -> std::io::Result<()> {
         let e = self.exchange;
+        let micros = self.duration.as_micros();
         CLF_TIME.with_borrow_mut(|time| {
             writeln!(
                 out,
-                "{} - - [{}] \"{} {} {:?}\" {} {} route=\"{}\" duration={:.6} id={}",
+                "{} - - [{}] \"{} {} {:?}\" {} {} route=\"{}\" duration={}.{:06} id={}",
                 e.remote,
                 time.format(self.time),
                 e.method,
@@ -99,7 +100,8 @@ impl Entry<'_> {
                 self.status,
                 self.bytes,
                 e.route.escape_debug(),
-                self.duration.as_secs_f64(),
+                micros / 1_000_000,
+                micros % 1_000_000,
                 e.id,
             )
         })
@@ -111,7 +113,7 @@ impl Entry<'_> {
         let mut line = serde_json::json!({
             "time": timestamp,
             "id": e.id,
-            "remote": e.remote.to_string(),
+            "remote": &*e.remote,
             "method": e.method.as_str(),
             "target": e.target,
             "protocol": format!("{:?}", e.version),
@@ -222,7 +224,7 @@ mod tests {
         Exchange {
             id: 7,
             started: Instant::now(),
-            remote: IpAddr::from([127, 0, 0, 1]),
+            remote: Arc::from("127.0.0.1"),
             method: Method::GET,
             target: "/hello?a=\"b\"".to_owned(),
             version: Version::HTTP_11,

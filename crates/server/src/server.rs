@@ -142,7 +142,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
-        let service = service_fn(move |request| handle(request, Arc::clone(&state), remote));
+        // Formatted once here, not for each request's log line and environment.
+        let remote_ip: Arc<str> = Arc::from(remote.ip().to_string());
+        let service = service_fn(move |request| handle(request, Arc::clone(&state), Arc::clone(&remote_ip)));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());

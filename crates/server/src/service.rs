@@ -1,7 +1,6 @@
 //! One request: health check, routing, reading the body, running the module, answering.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,12 +26,12 @@ const HEALTHZ: &str = "/healthz";
 pub(crate) async fn handle(
     request: Request<Incoming>,
     state: Arc<ServerState>,
-    remote: SocketAddr,
+    remote: Arc<str>,
 ) -> Result<Response<LoggedBody>, Infallible> {
     let exchange = Exchange {
         id: state.next_request_id(),
         started: Instant::now(),
-        remote: remote.ip(),
+        remote: Arc::clone(&remote),
         method: request.method().clone(),
         target: request.uri().path_and_query().map_or_else(|| request.uri().to_string(), ToString::to_string),
         version: request.version(),
@@ -52,7 +51,7 @@ pub(crate) async fn handle(
 async fn answer(
     request: Request<Incoming>,
     state: &ServerState,
-    remote: SocketAddr,
+    remote: Arc<str>,
     id: u64,
 ) -> (Option<Arc<str>>, Response<Body>) {
     let path = request.uri().path().to_owned();
@@ -101,7 +100,7 @@ async fn run(
     route: &Route,
     matched: MatchedRoute,
     state: &ServerState,
-    remote: SocketAddr,
+    remote: Arc<str>,
     slot: Slot,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = request.into_parts();
@@ -131,7 +130,7 @@ async fn run(
         protocol: protocol(parts.version),
         headers: parts.headers,
         body,
-        remote_addr: remote.ip(),
+        remote_addr: remote,
         https: state.https,
         authority,
         route: matched,
