@@ -25,23 +25,7 @@ use crate::{cargo, examples, project_root, read_stdout, run};
 /// How long one client may wait for anything before the bench gives up.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A module that prints a header block and 10 MiB (160 writes of 64 KiB).
-const STREAM_WAT: &str = r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (data (i32.const 65536) "Content-Type: application/octet-stream\n\n")
-  (func (export "_start") (local $n i32)
-    (memory.fill (i32.const 0) (i32.const 97) (i32.const 65536))
-    (i32.store (i32.const 65600) (i32.const 65536))
-    (i32.store (i32.const 65604) (i32.const 40))
-    (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
-    (i32.store (i32.const 65600) (i32.const 0))
-    (i32.store (i32.const 65604) (i32.const 65536))
-    (block $done (loop $again
-      (br_if $done (i32.ge_u (local.get $n) (i32.const 160)))
-      (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $again)))))"#;
+/// What `examples/stream.wat` writes after its header block: 160 writes of 64 KiB.
 const STREAM_BYTES: usize = 160 << 16;
 
 /// A module that never returns; stopped at its deadline.
@@ -145,16 +129,16 @@ fn ensure_wrk() -> anyhow::Result<()> {
 
 /// The bench's modules.toml and modules; returns the config path.
 fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::write(dir.join("stream.wat"), STREAM_WAT)?;
     std::fs::write(dir.join("loop.wat"), LOOP_WAT)?;
     let module = |name: &str| root.join("target/examples").join(name).display().to_string();
     let config = format!(
         "[[module]]\nroute = \"/hello\"\nmodule = \"{hello}\"\n\n\
          [[module]]\nroute = \"/env/...\"\nmodule = \"{env}\"\n\n\
          [[module]]\nroute = \"/echo\"\nmodule = \"{echo}\"\n\n\
-         [[module]]\nroute = \"/stream\"\nmodule = \"stream.wat\"\n\n\
+         [[module]]\nroute = \"/stream\"\nmodule = \"{stream}\"\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
+        stream = root.join("examples/stream.wat").display(),
         env = module("env_dump.wasm"),
         echo = module("echo.wasm"),
     );

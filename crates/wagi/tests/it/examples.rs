@@ -17,6 +17,9 @@ fn the_examples_answer() {
     let hello = server.get("/hello");
     assert_eq!((hello.status, hello.text().as_str()), (200, "hello from wagi\n"));
 
+    let stream = server.get("/stream");
+    assert_eq!((stream.status, stream.body.len()), (200, 160 << 16));
+
     let env = server.get("/env/some/path?a=1&b=2");
     assert_eq!(env.status, 200);
     let text = env.text();
@@ -50,6 +53,16 @@ fn the_examples_answer() {
     let routes: Vec<&str> = table.lines().filter_map(|l| l.split('\t').next()).collect();
     assert_eq!(
         routes,
-        ["/hello", "/echo", "/routes/exact", "/fetch", "/routes/wildcard/...", "/routes/...", "/files/...", "/env/..."]
+        [
+            "/hello",
+            "/stream",
+            "/echo",
+            "/routes/exact",
+            "/fetch",
+            "/routes/wildcard/...",
+            "/routes/...",
+            "/files/...",
+            "/env/..."
+        ]
     );
 }

@@ -1,6 +1,7 @@
 //! How module output becomes an HTTP response, including every way it can be wrong.
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::support::{Site, Then, entry, printer, read_response};
 
@@ -73,29 +74,14 @@ fn an_invalid_header_value_is_502_and_the_connection_survives() {
     assert_eq!((second.status, second.text().as_str()), (200, "fine"));
 }
 
-/// A module that prints a header block, then `chunks` blocks of 64 KiB (bytes `a`), then either
-/// returns or loops until its deadline.
+/// `examples/stream.wat` writing `chunks` blocks of 64 KiB (bytes `a`) after its header block,
+/// then either returning or looping until its deadline.
 fn streamer(chunks: u32, then_loop: bool) -> String {
-    let ending = if then_loop { "(loop $spin (br $spin))" } else { "" };
-    format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (data (i32.const 65536) "Content-Type: application/octet-stream\n\n")
-  (func (export "_start") (local $n i32)
-    (memory.fill (i32.const 0) (i32.const 97) (i32.const 65536))
-    (i32.store (i32.const 65600) (i32.const 65536))
-    (i32.store (i32.const 65604) (i32.const 40))
-    (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
-    (i32.store (i32.const 65600) (i32.const 0))
-    (i32.store (i32.const 65604) (i32.const 65536))
-    (block $done (loop $again
-      (br_if $done (i32.ge_u (local.get $n) (i32.const {chunks})))
-      (drop (call $fd_write (i32.const 1) (i32.const 65600) (i32.const 1) (i32.const 65608)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $again)))
-    {ending}))"#
-    )
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stream.wat");
+    let example = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(example.contains("(i32.const 160)") && example.contains(";; END"), "stream.wat changed shape");
+    let module = example.replace("(i32.const 160)", &format!("(i32.const {chunks})"));
+    if then_loop { module.replace(";; END", "(loop $spin (br $spin))") } else { module }
 }
 
 #[test]
