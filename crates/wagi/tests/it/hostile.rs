@@ -268,3 +268,49 @@ fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
     assert_eq!(looper.join().expect("looper"), Some(504));
     assert_eq!(server.get("/hello").status, 200, "the slot is free again");
 }
+
+/// A module that prints, for five bytes of its memory, what it found there before adding one:
+/// in its data image's first page, in two untouched pages, at 1 MiB, and in a page it grows.
+const REMEMBERER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 20)
+  (data (i32.const 16) "Content-Type: text/plain\n\n")
+  (func $bump (param $at i32) (result i32) (local $old i32)
+    (local.set $old (i32.load8_u (local.get $at)))
+    (i32.store8 (local.get $at) (i32.add (local.get $old) (i32.const 1)))
+    (i32.add (local.get $old) (i32.const 48)))
+  (func (export "_start")
+    (i32.store8 (i32.const 42) (call $bump (i32.const 12)))
+    (i32.store8 (i32.const 43) (call $bump (i32.const 4096)))
+    (i32.store8 (i32.const 44) (call $bump (i32.const 65536)))
+    (i32.store8 (i32.const 45) (call $bump (i32.const 1048576)))
+    (i32.store8 (i32.const 46)
+      (call $bump (i32.add (i32.mul (memory.grow (i32.const 1)) (i32.const 65536)) (i32.const 8))))
+    (i32.store8 (i32.const 47) (i32.const 10))
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 32))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+#[test]
+fn no_request_sees_what_an_earlier_one_left_in_memory() {
+    // Both ways of resetting pooled memory: pages kept resident and cleared in place (the
+    // default), and pages returned to the kernel.
+    for keep_resident in ["2MiB", "0"] {
+        let site = Site::new();
+        site.write("remember.wat", REMEMBERER);
+        let server = site.serve(&entry("/remember", "remember.wat"), &["--memory-keep-resident", keep_resident]);
+        let fresh = |response: crate::support::Response| {
+            assert_eq!((response.status, response.text().as_str()), (200, "00000\n"), "{keep_resident}");
+        };
+        for _ in 0..20 {
+            fresh(server.get("/remember"));
+        }
+        std::thread::scope(|scope| {
+            let clients: Vec<_> =
+                (0..8).map(|_| scope.spawn(|| (0..10).map(|_| server.get("/remember")).collect::<Vec<_>>())).collect();
+            for client in clients {
+                client.join().expect("client thread").into_iter().for_each(fresh);
+            }
+        });
+    }
+}
