@@ -56,7 +56,7 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         let rss = (connections == 512).then(|| RssSampler::start(wagi.pid()));
         let (ceiling_runs, wagi_runs) = alternate(&options, |round_wagi| {
             let server = if round_wagi { &wagi } else { &ceiling };
-            wrk(&server.url("/hello"), connections, options.seconds, None)
+            wrk(server, "/hello", connections, options.seconds, None)
         })?;
         let ceiling_median = Median::of(&ceiling_runs);
         report.row(&name, "ceiling", &ceiling_median, None);
@@ -76,11 +76,11 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     }
 
     let ceiling_64 = report.ceiling_64.clone();
-    let env_runs = repeat(&options, || wrk(&wagi.url("/env/bench?a=1&b=2"), 64, options.seconds, None))?;
+    let env_runs = repeat(&options, || wrk(&wagi, "/env/bench?a=1&b=2", 64, options.seconds, None))?;
     report.row("Rust env-dump guest, 64 connections", "wagi", &Median::of(&env_runs), ceiling_64.as_ref());
     let post = site.path().join("post.lua");
     std::fs::write(&post, "wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", 65536)\n")?;
-    let echo_runs = repeat(&options, || wrk(&wagi.url("/echo"), 64, options.seconds, Some(&post)))?;
+    let echo_runs = repeat(&options, || wrk(&wagi, "/echo", 64, options.seconds, Some(&post)))?;
     report.row("POST echo of 64 KiB, 64 connections", "wagi", &Median::of(&echo_runs), None);
 
     report.note(format!(
@@ -213,10 +213,45 @@ struct Run {
     p50_micros: f64,
     p99_micros: f64,
     errors: u64,
+    /// Requests completed in the whole run.
+    requests: u64,
+    /// The server's CPU time (user and system) over the run, per request. It varies less
+    /// between runs than req/s on a shared machine, so it is the figure to compare changes by.
+    cpu_micros_per_request: f64,
 }
 
-/// Runs `wrk` against `url`; errors are socket errors plus non-2xx/3xx responses.
-fn wrk(url: &str, connections: u32, seconds: u32, script: Option<&Path>) -> anyhow::Result<Run> {
+/// Runs `wrk` against `path` on `server` and measures the server's CPU time meanwhile; errors
+/// are socket errors plus non-2xx/3xx responses.
+fn wrk(server: &Server, path: &str, connections: u32, seconds: u32, script: Option<&Path>) -> anyhow::Result<Run> {
+    let cpu_before = cpu_seconds(server.pid())?;
+    let mut run = wrk_run(&server.url(path), connections, seconds, script)?;
+    let cpu = cpu_seconds(server.pid())? - cpu_before;
+    run.cpu_micros_per_request = cpu * 1e6 / run.requests.max(1) as f64;
+    Ok(run)
+}
+
+/// User and system CPU time `pid` has used, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may contain spaces;
+    // utime and stime are the 14th and 15th fields, in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')').context("no command name in stat")?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).context("short stat");
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
+}
+
+/// `getconf CLK_TCK`: the unit of `/proc/PID/stat` times (100 on every common Linux).
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        read_stdout(Command::new("getconf").arg("CLK_TCK"))
+            .ok()
+            .and_then(|out| out.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+fn wrk_run(url: &str, connections: u32, seconds: u32, script: Option<&Path>) -> anyhow::Result<Run> {
     let mut command = Command::new("wrk");
     command.args([
         "--latency",
@@ -243,6 +278,7 @@ fn parse_wrk(output: &str) -> Option<Run> {
         let Some(first) = words.next() else { continue };
         match (first, words.next()) {
             ("Requests/sec:", Some(value)) => run.requests_per_second = value.parse().ok()?,
+            (count, Some("requests")) => run.requests = count.parse().ok()?,
             ("50%", Some(value)) => run.p50_micros = parse_duration_micros(value)?,
             ("99%", Some(value)) => run.p99_micros = parse_duration_micros(value)?,
             ("Non-2xx", _) => run.errors += line.rsplit(' ').next()?.parse::<u64>().ok()?,
@@ -298,6 +334,8 @@ impl Median {
             p50_micros: median(runs.iter().map(|r| r.p50_micros)),
             p99_micros: median(runs.iter().map(|r| r.p99_micros)),
             errors: runs.iter().map(|r| r.errors).sum(),
+            requests: runs.iter().map(|r| r.requests).sum(),
+            cpu_micros_per_request: median(runs.iter().map(|r| r.cpu_micros_per_request)),
         })
     }
 }
@@ -400,8 +438,8 @@ fn health_under_loops(options: &Options, wagi: &Server, report: &mut Report) -> 
             })
         })
         .collect();
-    let health = Median::of(&repeat(options, || wrk(&wagi.url("/healthz"), 4, options.seconds, None))?);
-    let hello = Median::of(&repeat(options, || wrk(&wagi.url("/hello"), 4, options.seconds, None))?);
+    let health = Median::of(&repeat(options, || wrk(wagi, "/healthz", 4, options.seconds, None))?);
+    let hello = Median::of(&repeat(options, || wrk(wagi, "/hello", 4, options.seconds, None))?);
     stop.store(true, Ordering::Relaxed);
     for looper in loopers {
         let _ = looper.join();
@@ -535,11 +573,12 @@ impl Report {
             )
         });
         let line = format!(
-            "| {scenario} | {server} | {:.0} | {} | {} | {} | {ratio} |",
+            "| {scenario} | {server} | {:.0} | {} | {} | {} | {:.1} | {ratio} |",
             median.0.requests_per_second,
             micros(median.0.p50_micros),
             micros(median.0.p99_micros),
-            median.0.errors
+            median.0.errors,
+            median.0.cpu_micros_per_request
         );
         println!("{line}");
         self.rows.push(line);
@@ -553,7 +592,7 @@ impl Report {
     fn render(&self, options: &Options) -> String {
         let mut text = format!(
             "Medians of {} rounds of {} s each (wrk, loopback; ceiling and wagi alternate).\n\n\
-             | scenario | server | req/s | p50 | p99 | errors | wagi vs ceiling |\n|---|---|---|---|---|---|---|\n",
+             | scenario | server | req/s | p50 | p99 | errors | server CPU µs/req | wagi vs ceiling |\n|---|---|---|---|---|---|---|---|\n",
             options.rounds, options.seconds
         );
         for row in &self.rows {
@@ -592,6 +631,7 @@ mod tests {
             \x20 Non-2xx or 3xx responses: 4\nRequests/sec:  12345.67\nTransfer/sec:      1.00MB\n";
         let run = parse_wrk(report).expect("parses");
         assert_eq!((run.requests_per_second, run.p50_micros, run.p99_micros, run.errors), (12345.67, 512.0, 3500.0, 7));
+        assert_eq!(run.requests, 100);
         assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
         assert_eq!(leb128(300), vec![0xac, 0x02]);
     }
