@@ -29,7 +29,10 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:0".to_owned())
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The backlog wagi listens with, so a burst of connections meets the same queue.
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
     println!("Ready: serving on http://{}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;

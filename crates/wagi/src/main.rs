@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -114,10 +114,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         header_read_timeout: args.header_read_timeout,
     };
     let (startup, config) = Startup::new(args.source, Arc::clone(&metrics)).await?;
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen)?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let metrics_listener = match args.metrics_listen {
-        Some(metrics_addr) => Some(bind(metrics_addr).await?),
+        Some(metrics_addr) => Some(bind(metrics_addr)?),
         None => None,
     };
 
@@ -149,8 +149,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))
+/// Connections the kernel holds until wagi accepts them (it caps this at `net.core.somaxconn`).
+/// Past it, a client's connection attempt is dropped and retried a second or more later; the
+/// usual 128 overflowed when 512 clients connected at once.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    let listen = || {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().with_context(|| format!("cannot listen on `{addr}`"))
 }
 
 /// A line on stdout for whoever started wagi (scripts and tests wait for these).
