@@ -36,6 +36,16 @@ impl Default for ResponseOptions {
 /// A module's run, from instantiation to exit, owning everything it needs.
 pub(crate) type Guest = Pin<Box<dyn Future<Output = Result<(), CgiError>> + Send>>;
 
+/// Completes at `deadline`. `select!` builds every branch's future on each turn, disabled ones
+/// too, so the timer is only created once this is polled: a module that ends before its output
+/// is read never touches the timer wheel.
+async fn flush_timer(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Drives `guest` while reading its stdout from `output`, and answers.
 pub(crate) async fn respond(
     mut guest: Guest,
@@ -78,7 +88,7 @@ pub(crate) async fn respond(
                 }
             },
             result = &mut guest, if running => outcome = Some(result),
-            () = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if running && flush_at.is_some() => {
+            () = flush_timer(flush_at), if running && flush_at.is_some() => {
                 break head.take().unwrap_or_default();
             }
         }

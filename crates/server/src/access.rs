@@ -95,11 +95,11 @@ impl Entry<'_> {
                 e.remote,
                 time.format(self.time),
                 e.method,
-                e.target.escape_debug(),
+                Escaped(&e.target),
                 e.version,
                 self.status,
                 self.bytes,
-                e.route.escape_debug(),
+                Escaped(&e.route),
                 micros / 1_000_000,
                 micros % 1_000_000,
                 e.id,
@@ -125,6 +125,17 @@ impl Entry<'_> {
         .to_string();
         line.push('\n');
         line
+    }
+}
+
+/// Text as [`str::escape_debug`] writes it, in one piece when nothing needs escaping (the usual
+/// case), instead of one character at a time.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = |b: u8| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\\' | b'\'');
+        if self.0.bytes().all(plain) { f.write_str(self.0) } else { std::fmt::Display::fmt(&self.0.escape_debug(), f) }
     }
 }
 
@@ -256,6 +267,13 @@ mod tests {
             "127.0.0.1 - - [18/Nov/2026:11:06:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
              route=\"/hello\" duration=0.000250 id=7\n"
         );
+    }
+
+    #[test]
+    fn escaping_writes_what_escape_debug_writes() {
+        for text in ["/plain/path?a=1&b=~", "/q?a=\"b\"", "/it's", "/back\\slash", "/tab\there", "/é", "/\u{7f}"] {
+            assert_eq!(Escaped(text).to_string(), text.escape_debug().to_string(), "{text}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use tracing::Instrument;
 use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ResponseBody, ServerAuthority};
 
@@ -33,7 +33,10 @@ pub(crate) async fn handle(
         started: Instant::now(),
         remote: Arc::clone(&remote),
         method: request.method().clone(),
-        target: request.uri().path_and_query().map_or_else(|| request.uri().to_string(), ToString::to_string),
+        target: request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| request.uri().to_string(), |target| target.as_str().to_owned()),
         version: request.version(),
         route: Arc::clone(&state.unrouted),
     };
@@ -54,7 +57,9 @@ async fn answer(
     remote: Arc<str>,
     id: u64,
 ) -> (Option<Arc<str>>, Response<Body>) {
-    let path = request.uri().path().to_owned();
+    // A shared reference to the request's bytes, kept for the log after the request is consumed.
+    let uri = request.uri().clone();
+    let path = uri.path();
     let Some(table) = state.routes.current() else {
         // Still loading: not ready, and nothing can be routed yet.
         return (None, not_ready());
@@ -62,18 +67,18 @@ async fn answer(
     if path == HEALTHZ {
         return (None, plain(StatusCode::OK, "OK"));
     }
-    if !is_well_formed_path(&path) {
+    if !is_well_formed_path(path) {
         tracing::debug!(%path, "malformed percent-encoding in the path");
         return (None, plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n"));
     }
-    let Some((route, matched)) = table.find(&path) else {
+    let Some((route, matched)) = table.find(path) else {
         tracing::debug!(%path, "no route");
         return (None, empty(StatusCode::NOT_FOUND));
     };
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
-        pattern: route.pattern.to_string(),
+        pattern: String::from(&*route.label),
     };
     let method = request.method().clone();
     let result = match state.admission.admit().await {
@@ -141,6 +146,10 @@ async fn run(
 /// Reads a body of unknown length whole, up to `limit`, within `deadline`: a client sending its
 /// body slowly must not hold an admission slot forever.
 async fn read_body(body: Incoming, limit: u64, deadline: Duration) -> Result<RequestBody, RequestError> {
+    if body.is_end_stream() {
+        // Most requests have no body: no timer to set.
+        return Ok(Bytes::new().into());
+    }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let collected = tokio::time::timeout(deadline, Limited::new(body, limit_usize).collect())
         .await
