@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use wagi_outbound_http::{OutboundClient, OutboundPolicy, OutboundSession};
+use wagi_outbound_http::{OutboundGrant, OutboundPolicy, OutboundSession};
 use wasmtime::{Extern, ExternType, InstancePre, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -89,8 +90,7 @@ pub struct Handler {
     entrypoint: ModuleExport,
     spec: HandlerSpec,
     static_env: StaticEnv,
-    outbound_client: OutboundClient,
-    outbound_policy: Arc<OutboundPolicy>,
+    outbound: Arc<OutboundGrant>,
     observer: Option<Arc<dyn Observer>>,
 }
 
@@ -122,16 +122,8 @@ impl Runtime {
         if let Some(log) = &spec.stderr_log {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
-        let outbound_policy = Arc::new(spec.outbound.clone());
-        Ok(Handler {
-            pre,
-            entrypoint,
-            spec,
-            static_env,
-            outbound_client: self.outbound.clone(),
-            outbound_policy,
-            observer: self.observer.clone(),
-        })
+        let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
+        Ok(Handler { pre, entrypoint, spec, static_env, outbound, observer: self.observer.clone() })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -151,7 +143,8 @@ impl Runtime {
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
-        let outbound = OutboundSession::new(self.outbound.clone(), Arc::default());
+        let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
+        let outbound = OutboundSession::new(Arc::new(no_access));
         let outcome = match run(&pre, wasi, outbound, &entrypoint, limits, None).await {
             Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
@@ -186,7 +179,7 @@ impl Handler {
         let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, stdout, &stderr)?;
-        let outbound = OutboundSession::new(self.outbound_client.clone(), Arc::clone(&self.outbound_policy));
+        let outbound = OutboundSession::new(Arc::clone(&self.outbound));
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
             let spec = &handler.spec;
@@ -264,6 +257,7 @@ async fn run(
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
+    let deadline = tokio::time::Instant::now() + limits.timeout;
     let call = async {
         let started = Instant::now();
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
@@ -277,7 +271,13 @@ async fn run(
             .ok_or_else(|| CgiError::Instantiate("the entrypoint is not a function".to_owned()))?;
         func.call_async(&mut store, &[], &mut []).await.or_else(classify)
     };
-    tokio::time::timeout(limits.timeout, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
+    let mut call = std::pin::pin!(call);
+    // Most modules end within their first poll; only one still running needs a timer for its
+    // deadline (a timer costs a runtime lookup, and a lock to set and to cancel it).
+    if let Poll::Ready(outcome) = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+        return outcome;
+    }
+    tokio::time::timeout_at(deadline, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
 }
 
 /// Turns a failed call into our error; `proc_exit(0)` is success.

@@ -19,4 +19,4 @@ mod session;
 pub use abi::ErrorCode;
 pub use client::{ClientError, OutboundClient, OutboundLimits};
 pub use linker::add_to_linker;
-pub use session::{OutboundPolicy, OutboundSession};
+pub use session::{OutboundGrant, OutboundPolicy, OutboundSession};

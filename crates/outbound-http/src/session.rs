@@ -16,11 +16,20 @@ pub struct OutboundPolicy {
     pub max_concurrency: Option<u32>,
 }
 
+/// One handler's outbound access: the process-wide client and the handler's policy, shared by
+/// every invocation of the handler through a single reference.
+#[derive(Debug)]
+pub struct OutboundGrant {
+    /// The client requests are sent with.
+    pub client: OutboundClient,
+    /// Where the handler's module may send them.
+    pub policy: OutboundPolicy,
+}
+
 /// The outbound state of one module invocation.
 #[derive(Debug)]
 pub struct OutboundSession {
-    client: OutboundClient,
-    policy: Arc<OutboundPolicy>,
+    grant: Arc<OutboundGrant>,
     /// Open responses, indexed by handle; a closed handle's slot is reused.
     responses: Vec<Option<OpenResponse>>,
     requests_made: u32,
@@ -35,23 +44,23 @@ pub(crate) struct OpenResponse {
 }
 
 impl OutboundSession {
-    /// A session for one invocation of a module governed by `policy`.
-    pub fn new(client: OutboundClient, policy: Arc<OutboundPolicy>) -> Self {
-        Self { client, policy, responses: Vec::new(), requests_made: 0 }
+    /// A session for one invocation of a module with `grant`.
+    pub fn new(grant: Arc<OutboundGrant>) -> Self {
+        Self { grant, responses: Vec::new(), requests_made: 0 }
     }
 
     /// Counts a request against the limits, or refuses it.
     pub(crate) fn admit(&mut self) -> Result<(), ErrorCode> {
-        if self.policy.allowed_hosts.is_empty() {
+        if self.grant.policy.allowed_hosts.is_empty() {
             tracing::info!("outbound request from a module without allowed_hosts");
             return Err(ErrorCode::DestinationNotAllowed);
         }
         let open = self.responses.iter().flatten().count();
-        if self.policy.max_concurrency.is_some_and(|max| open >= max as usize) {
+        if self.grant.policy.max_concurrency.is_some_and(|max| open >= max as usize) {
             tracing::info!(open, "outbound request over http_max_concurrency");
             return Err(ErrorCode::TooManySessions);
         }
-        if self.requests_made >= self.client.limits().max_requests {
+        if self.requests_made >= self.grant.client.limits().max_requests {
             tracing::info!(limit = self.requests_made, "outbound request over the per-invocation limit");
             return Err(ErrorCode::TooManySessions);
         }
@@ -60,8 +69,8 @@ impl OutboundSession {
     }
 
     /// What performing a request needs, detached from the session so it can be awaited.
-    pub(crate) fn sender(&self) -> (OutboundClient, Arc<OutboundPolicy>) {
-        (self.client.clone(), Arc::clone(&self.policy))
+    pub(crate) fn sender(&self) -> Arc<OutboundGrant> {
+        Arc::clone(&self.grant)
     }
 
     /// Stores a response under the lowest free handle.

@@ -12,7 +12,7 @@ use http::{Method, Version};
 use http_body::{Body, Frame, SizeHint};
 use wagi_cgi::ResponseBody;
 
-use crate::server::ServerState;
+use crate::server::Connection;
 
 /// How access log lines look.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,7 +72,8 @@ pub(crate) struct Exchange {
     /// The path and query as requested.
     pub(crate) target: String,
     pub(crate) version: Version,
-    pub(crate) route: Arc<str>,
+    /// The matched route's label; `None` when no configured route answered.
+    pub(crate) route: Option<Arc<str>>,
 }
 
 struct Entry<'a> {
@@ -99,7 +100,7 @@ impl Entry<'_> {
                 e.version,
                 self.status,
                 self.bytes,
-                Escaped(&e.route),
+                Escaped(e.route.as_deref().unwrap_or_default()),
                 micros / 1_000_000,
                 micros % 1_000_000,
                 e.id,
@@ -117,7 +118,7 @@ impl Entry<'_> {
             "method": e.method.as_str(),
             "target": e.target,
             "protocol": format!("{:?}", e.version),
-            "route": &*e.route,
+            "route": e.route.as_deref().unwrap_or_default(),
             "status": self.status,
             "bytes": self.bytes,
             "duration": self.duration.as_secs_f64(),
@@ -172,7 +173,7 @@ pub(crate) struct LoggedBody {
     bytes: u64,
     status: u16,
     exchange: Exchange,
-    state: Arc<ServerState>,
+    connection: Arc<Connection>,
 }
 
 impl std::fmt::Debug for LoggedBody {
@@ -182,8 +183,8 @@ impl std::fmt::Debug for LoggedBody {
 }
 
 impl LoggedBody {
-    pub(crate) fn new(inner: ResponseBody, status: u16, exchange: Exchange, state: Arc<ServerState>) -> Self {
-        Self { inner, bytes: 0, status, exchange, state }
+    pub(crate) fn new(inner: ResponseBody, status: u16, exchange: Exchange, connection: Arc<Connection>) -> Self {
+        Self { inner, bytes: 0, status, exchange, connection }
     }
 }
 
@@ -213,8 +214,10 @@ impl Body for LoggedBody {
 impl Drop for LoggedBody {
     fn drop(&mut self) {
         let duration = self.exchange.started.elapsed();
-        self.state.metrics.request_done(&self.exchange.route, self.status, duration);
-        if let Some(log) = &self.state.access_log {
+        let state = &self.connection.state;
+        let route = self.exchange.route.as_ref().unwrap_or(&state.unrouted);
+        state.metrics.request_done(route, self.status, duration);
+        if let Some(log) = &state.access_log {
             let entry = Entry {
                 exchange: &self.exchange,
                 status: self.status,
@@ -239,7 +242,7 @@ mod tests {
             method: Method::GET,
             target: "/hello?a=\"b\"".to_owned(),
             version: Version::HTTP_11,
-            route: Arc::from("/hello"),
+            route: Some(Arc::from("/hello")),
         }
     }
 

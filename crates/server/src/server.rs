@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -76,16 +75,19 @@ pub(crate) struct ServerState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) access_log: Option<AccessLog>,
     pub(crate) https: bool,
-    next_id: AtomicU64,
     /// The route label of requests no configured route answered (empty), shared, not rebuilt.
     pub(crate) unrouted: Arc<str>,
 }
 
-impl ServerState {
-    /// A number naming one request in logs, unique for this process.
-    pub(crate) fn next_request_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
+/// What the requests of one connection share. Each request holds this per-connection handle
+/// rather than the server's state itself, so threads serving different connections do not
+/// contend for one reference count on every request.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) state: Arc<ServerState>,
+    /// The client's IP address, formatted once here, not for each request's log line and
+    /// environment.
+    pub(crate) remote_ip: Arc<str>,
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
@@ -114,7 +116,6 @@ pub async fn serve(
         metrics: services.metrics,
         access_log: services.access_log,
         https: tls.is_some(),
-        next_id: AtomicU64::new(1),
         unrouted: Arc::from(""),
     });
     let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
@@ -141,10 +142,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        // Formatted once here, not for each request's log line and environment.
-        let remote_ip: Arc<str> = Arc::from(remote.ip().to_string());
-        let service = service_fn(move |request| handle(request, Arc::clone(&state), Arc::clone(&remote_ip)));
+        let connection =
+            Arc::new(Connection { state: Arc::clone(&state), remote_ip: Arc::from(remote.ip().to_string()) });
+        let service = service_fn(move |request| handle(request, Arc::clone(&connection)));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ResponseBody, ServerAuthor
 use crate::access::{Exchange, LoggedBody};
 use crate::admission::Slot;
 use crate::routing::Route;
-use crate::server::ServerState;
+use crate::server::{Connection, ServerState};
 use crate::status::RequestError;
 
 /// The response body type: from memory, or streamed from a running module.
@@ -25,11 +26,11 @@ const HEALTHZ: &str = "/healthz";
 
 pub(crate) async fn handle(
     request: Request<Incoming>,
-    state: Arc<ServerState>,
-    remote: Arc<str>,
+    connection: Arc<Connection>,
 ) -> Result<Response<LoggedBody>, Infallible> {
+    let remote = Arc::clone(&connection.remote_ip);
     let exchange = Exchange {
-        id: state.next_request_id(),
+        id: next_request_id(),
         started: Instant::now(),
         remote: Arc::clone(&remote),
         method: request.method().clone(),
@@ -38,16 +39,33 @@ pub(crate) async fn handle(
             .path_and_query()
             .map_or_else(|| request.uri().to_string(), |target| target.as_str().to_owned()),
         version: request.version(),
-        route: Arc::clone(&state.unrouted),
+        route: None,
     };
     let span = tracing::info_span!("request", id = exchange.id);
-    let (route, response) = answer(request, &state, remote, exchange.id).instrument(span).await;
+    let (route, response) = answer(request, &connection.state, remote, exchange.id).instrument(span).await;
     let status = response.status().as_u16();
-    let exchange = match route {
-        Some(route) => Exchange { route, ..exchange },
-        None => exchange,
-    };
-    Ok(response.map(|body| LoggedBody::new(body, status, exchange, state)))
+    let exchange = Exchange { route, ..exchange };
+    Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection)))
+}
+
+/// A number naming one request in logs, unique for this process. Each thread takes ids from
+/// the process-wide counter in blocks, so threads do not contend for it on every request.
+fn next_request_id() -> u64 {
+    const BLOCK: u64 = 1024;
+    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        /// The next id this thread hands out, and the end of its block.
+        static IDS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
 }
 
 /// Routes and answers one request; also returns the route's label, if one matched.
