@@ -12,6 +12,7 @@
 
 mod access;
 mod admission;
+mod cores;
 mod metrics;
 mod routing;
 mod server;

@@ -9,11 +9,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::access::AccessLog;
 use crate::admission::Admission;
+use crate::cores::Cores;
 use crate::metrics::Metrics;
 use crate::routing::Routes;
 use crate::service::handle;
@@ -92,6 +93,9 @@ pub(crate) struct Connection {
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
 /// connections to finish their requests (up to the shutdown timeout).
+///
+/// Connections are accepted here and served on one thread per CPU, each connection on one
+/// thread for its whole life; those threads stop when this returns.
 pub async fn serve(
     listener: TcpListener,
     services: Services,
@@ -120,6 +124,7 @@ pub async fn serve(
     });
     let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
     let graceful = GracefulShutdown::new();
+    let cores = Cores::start()?;
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -142,13 +147,28 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // Handed to a serving thread, where the socket is registered with that thread's runtime.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%remote, %error, "cannot hand the connection over");
+                continue;
+            }
+        };
         let connection =
             Arc::new(Connection { state: Arc::clone(&state), remote_ip: Arc::from(remote.ip().to_string()) });
         let service = service_fn(move |request| handle(request, Arc::clone(&connection)));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());
-        tokio::spawn(async move {
+        cores.spawn(async move {
+            let stream = match TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::debug!(%remote, %error, "cannot serve the connection");
+                    return;
+                }
+            };
             let served = match acceptor {
                 None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {

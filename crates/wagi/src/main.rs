@@ -34,10 +34,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    // Guests yield every epoch tick and are polled again at once, so a worker running busy
-    // guests would look for new I/O only every 61 polls (tokio's default), which delays new
-    // connections and `/healthz` by up to 61 ticks. Checking every 8 polls bounds that.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().event_interval(8).build() {
+    // Loading, reloads, signals and accepting run here; connections are served on threads of
+    // their own (see `wagi_server::serve`).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
