@@ -53,28 +53,28 @@ pub(crate) async fn respond(
     options: ResponseOptions,
 ) -> Result<http::Response<ResponseBody>, CgiError> {
     let mut buffer = BytesMut::new();
-    // The header block (without CRs) and where the body starts, once the block is complete.
-    let mut head: Option<(Vec<u8>, usize)> = None;
+    // Where the body starts, once the header block is complete.
+    let mut body_start: Option<usize> = None;
     let mut flush_at: Option<Instant> = None;
     let mut outcome: Option<Result<(), CgiError>> = None;
-    let (header_block, body_start) = loop {
+    loop {
         let running = outcome.is_none();
         tokio::select! {
             biased;
             chunk = output.recv() => match chunk {
                 Some(bytes) => {
                     buffer.extend_from_slice(&bytes);
-                    if head.is_none() {
-                        head = split_header_block(&buffer)?;
-                        if head.is_some() {
+                    if body_start.is_none() {
+                        body_start = split_header_block(&buffer)?.map(|block| block.body_start);
+                        if body_start.is_some() {
                             flush_at = Some(Instant::now() + options.flush_interval);
                         }
                     }
-                    if let Some((_, start)) = &head
+                    if let Some(start) = body_start
                         && running
                         && buffer.len() - start > options.hold
                     {
-                        break head.take().unwrap_or_default();
+                        break;
                     }
                 }
                 // Every writer is gone: the module has ended, and all its output is here.
@@ -88,14 +88,14 @@ pub(crate) async fn respond(
                 }
             },
             result = &mut guest, if running => outcome = Some(result),
-            () = flush_timer(flush_at), if running && flush_at.is_some() => {
-                break head.take().unwrap_or_default();
-            }
+            () = flush_timer(flush_at), if running && flush_at.is_some() => break,
         }
-    };
+    }
     // The module is still running and its header block is complete: start the response.
-    let (status, headers) = parse_head(&header_block)?;
-    let body = buffer.freeze().slice(body_start..);
+    let output_so_far = buffer.freeze();
+    let block = split_header_block(&output_so_far)?.ok_or(CgiError::MissingHeaderEnd)?;
+    let (status, headers) = parse_head(&block.lines)?;
+    let body = output_so_far.slice(block.body_start..);
     // The guest keeps logging inside the request's span (its id) after the response started.
     let task = tokio::spawn(tracing::Instrument::in_current_span(guest));
     Ok(http_response(status, headers, ResponseBody::streaming(body, output, task)))

@@ -1,5 +1,7 @@
 //! Parsing a module's stdout into an HTTP response: the CGI header block, then the body.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
@@ -24,27 +26,37 @@ const SERVER_MANAGED: [HeaderName; 3] = [header::CONTENT_LENGTH, header::TRANSFE
 /// The largest CGI header block accepted; a module sending more gets 502.
 pub(crate) const MAX_HEADER_BLOCK: usize = 64 << 10;
 
+/// A complete CGI header block, found at the start of a module's output.
+pub(crate) struct HeaderBlock<'a> {
+    /// The header lines without CR bytes; borrowed from the output when it had none.
+    pub(crate) lines: Cow<'a, [u8]>,
+    /// Where the body starts in the output.
+    pub(crate) body_start: usize,
+}
+
 /// Splits `output` at the end of the CGI header block: the first empty line, ignoring CR bytes
-/// (so both `\n\n` and `\r\n\r\n` end it). Returns the header bytes without CRs and the
-/// offset of the body, `Ok(None)` when there is no end, or an error past the size cap.
-pub(crate) fn split_header_block(output: &[u8]) -> Result<Option<(Vec<u8>, usize)>, CgiError> {
-    let mut header = Vec::new();
+/// (so both `\n\n` and `\r\n\r\n` end it). `Ok(None)` when there is no end yet, an error past
+/// the size cap.
+pub(crate) fn split_header_block(output: &[u8]) -> Result<Option<HeaderBlock<'_>>, CgiError> {
     let mut at_line_start = true;
+    let mut has_cr = false;
     for (idx, &byte) in output.iter().enumerate() {
         if idx >= MAX_HEADER_BLOCK {
             return Err(CgiError::HeaderTooLarge { limit: MAX_HEADER_BLOCK });
         }
         match byte {
-            b'\r' => {}
-            b'\n' if at_line_start => return Ok(Some((header, idx + 1))),
-            b'\n' => {
-                header.push(byte);
-                at_line_start = true;
+            b'\r' => has_cr = true,
+            b'\n' if at_line_start => {
+                let lines = &output[..idx];
+                let lines = if has_cr {
+                    Cow::Owned(lines.iter().copied().filter(|&b| b != b'\r').collect())
+                } else {
+                    Cow::Borrowed(lines)
+                };
+                return Ok(Some(HeaderBlock { lines, body_start: idx + 1 }));
             }
-            _ => {
-                header.push(byte);
-                at_line_start = false;
-            }
+            b'\n' => at_line_start = true,
+            _ => at_line_start = false,
         }
     }
     Ok(None)
@@ -63,9 +75,9 @@ impl CgiResponse {
 }
 
 fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
-    let (header_block, body_start) = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
-    let (status, headers) = parse_head(&header_block)?;
-    Ok(CgiResponse { status, headers, body: output.slice(body_start..) })
+    let block = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
+    let (status, headers) = parse_head(&block.lines)?;
+    Ok(CgiResponse { status, headers, body: output.slice(block.body_start..) })
 }
 
 /// The status and headers a CGI header block (without CR bytes) gives.
