@@ -4,7 +4,7 @@
 //! On one shared work-stealing runtime a connection's task runs on whichever worker noticed its
 //! socket was ready, so its buffers, its module's instance and the allocator's caches move
 //! between CPUs from one request to the next. Kept on one thread they stay in that CPU's caches;
-//! side by side this served `hello.wat` 10-25% faster on 2 CPUs.
+//! side by side this served `hello.wat` 8-26% faster on 2 CPUs.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
