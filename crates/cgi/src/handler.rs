@@ -257,9 +257,8 @@ async fn run(
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
-    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let started = Instant::now();
     let call = async {
-        let started = Instant::now();
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
         if let Some(observer) = observer {
             observer.instantiated(started.elapsed());
@@ -277,6 +276,7 @@ async fn run(
     if let Poll::Ready(outcome) = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
         return outcome;
     }
+    let deadline = tokio::time::Instant::from_std(started) + limits.timeout;
     tokio::time::timeout_at(deadline, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
 }
 

@@ -66,7 +66,8 @@ pub(crate) async fn respond(
                     buffer.extend_from_slice(&bytes);
                     if body_start.is_none() {
                         body_start = split_header_block(&buffer)?.map(|block| block.body_start);
-                        if body_start.is_some() {
+                        // Only a module still running can be waited for.
+                        if body_start.is_some() && running {
                             flush_at = Some(Instant::now() + options.flush_interval);
                         }
                     }
