@@ -8,20 +8,27 @@
 /// `${SCRIPT_NAME}` becomes the raw request path and `${ARGS}` the query with `&` turned into
 /// spaces, and the result is split on whitespace.
 pub(crate) fn build_argv(template: Option<&str>, raw_path: &str, query: Option<&str>) -> Vec<String> {
+    let mut argv = Vec::new();
+    for_each_arg(template, raw_path, query, |arg| argv.push(arg.to_owned()));
+    argv
+}
+
+/// Calls `push` with each argument of [`build_argv`]'s result, in order, borrowing the request's
+/// text where it can.
+pub(crate) fn for_each_arg(template: Option<&str>, raw_path: &str, query: Option<&str>, mut push: impl FnMut(&str)) {
     match template {
         None => {
-            let mut argv = vec![raw_path.to_owned()];
+            push(raw_path);
             if let Some(query) = query {
-                argv.extend(query.split('&').map(str::to_owned));
+                query.split('&').for_each(push);
             }
-            argv
         }
         Some(template) => {
             // compat(deislabs/wagi): `${SCRIPT_NAME}` is the full request path, not the CGI
             // SCRIPT_NAME.
             let args = query.unwrap_or_default().replace('&', " ");
             let expanded = template.replace("${SCRIPT_NAME}", raw_path).replace("${ARGS}", &args);
-            expanded.split_whitespace().map(str::to_owned).collect()
+            expanded.split_whitespace().for_each(push);
         }
     }
 }

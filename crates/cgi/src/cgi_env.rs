@@ -88,6 +88,11 @@ impl StaticEnv {
         }
         (env, shadowed)
     }
+
+    /// The bytes the variables take as `NAME=value` strings, terminators included.
+    pub(crate) fn packed_len(&self) -> usize {
+        self.vars.iter().map(|(name, value)| name.len() + value.len() + 2).sum()
+    }
 }
 
 /// Builds the complete environment for one request.
@@ -98,7 +103,7 @@ pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(St
 }
 
 /// Calls `set` with each variable of the request's environment, borrowing what it can: the
-/// per-request path hands every pair straight to the WASI context, which keeps its own copy.
+/// per-request path packs every pair straight into the buffer the module reads it from.
 ///
 /// Configured variables come first; the meta-variables follow and cannot be configured; a
 /// request header never replaces a configured variable (a client must not override what the

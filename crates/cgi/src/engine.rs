@@ -114,6 +114,7 @@ impl Runtime {
 fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
     let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
     wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi).map_err(link_error)?;
+    crate::environ::add_to_linker(linker).map_err(link_error)?;
     wagi_outbound_http::add_to_linker(linker, |state: &mut State| &mut state.outbound).map_err(link_error)
 }
 

@@ -12,10 +12,11 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::argv::build_argv;
+use crate::argv::for_each_arg;
 use crate::body::ResponseBody;
 use crate::cgi_env::{StaticEnv, for_each_var};
 use crate::engine::{CompiledModule, Observer, Runtime};
+use crate::environ::{Inputs, StringList};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
@@ -24,12 +25,26 @@ use crate::routes::{SubRoute, parse_routes_output};
 use crate::stdin::RequestBody;
 use crate::stdout::StdoutPipe;
 
-/// The per-instance state: the WASI context, outbound HTTP responses and the resource limits.
+/// The per-instance state: the WASI context, argv and environment, outbound HTTP responses and
+/// the resource limits.
 pub(crate) struct State {
     pub(crate) wasi: WasiP1Ctx,
+    pub(crate) inputs: Inputs,
     pub(crate) outbound: OutboundSession,
     limits: StoreLimits,
 }
+
+impl State {
+    fn new(wasi: WasiP1Ctx, inputs: Inputs, outbound: OutboundSession, limits: &Limits) -> Self {
+        let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
+        let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
+        Self { wasi, inputs, outbound, limits }
+    }
+}
+
+/// Room for the variables a request adds to the environment, in the common case: the
+/// meta-variables and a few headers.
+const REQUEST_ENVIRON_BYTES: usize = 1024;
 
 /// Everything about one route's module that does not depend on the request.
 #[derive(Clone, Debug)]
@@ -144,8 +159,8 @@ impl Runtime {
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
-        let outbound = OutboundSession::new(Arc::new(no_access));
-        let outcome = match run(&pre, wasi, outbound, &entrypoint, limits, None).await {
+        let state = State::new(wasi, Inputs::default(), OutboundSession::new(Arc::new(no_access)), limits);
+        let outcome = match run(&pre, state, &entrypoint, limits, None).await {
             Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -180,11 +195,12 @@ impl Handler {
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, stdout, &stderr)?;
         let outbound = OutboundSession::new(Arc::clone(&self.outbound));
+        let state = State::new(wasi, self.inputs(request), outbound, &self.spec.limits);
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
             let spec = &handler.spec;
             let observer = handler.observer.as_deref();
-            let outcome = run(&handler.pre, wasi, outbound, &handler.entrypoint, &spec.limits, observer).await;
+            let outcome = run(&handler.pre, state, &handler.entrypoint, &spec.limits, observer).await;
             drop(slot);
             handler.log_stderr(&stderr).await;
             // A guest whose write failed at the limit may trap on it; the limit is the cause.
@@ -196,18 +212,28 @@ impl Handler {
         respond(guest, output, self.spec.response).await
     }
 
+    /// The request's argv and environment, packed for the module to read.
+    fn inputs(&self, request: &CgiRequest) -> Inputs {
+        let mut args =
+            StringList::with_capacity(request.raw_path.len() + request.query.as_ref().map_or(0, String::len) + 8);
+        for_each_arg(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref(), |arg| {
+            args.push(&[arg]);
+        });
+        let mut environ = StringList::with_capacity(self.static_env.packed_len() + REQUEST_ENVIRON_BYTES);
+        for_each_var(request, &self.static_env, |name, value| environ.push(&[name, "=", value]));
+        Inputs { args, environ }
+    }
+
+    /// The WASI context with the module's stdio and volumes; argv and the environment are in
+    /// [`Inputs`].
     fn wasi_context(
         &self,
         request: &CgiRequest,
         stdout: StdoutPipe,
         stderr: &OutputCapture,
     ) -> Result<WasiP1Ctx, CgiError> {
-        let argv = build_argv(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref());
         let mut builder = WasiCtxBuilder::new();
-        builder.args(&argv).stdout(stdout).stderr(stderr.clone());
-        for_each_var(request, &self.static_env, |name, value| {
-            builder.env(name, value);
-        });
+        builder.stdout(stdout).stderr(stderr.clone());
         match &request.body {
             RequestBody::Full(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
             RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),
@@ -244,15 +270,12 @@ impl Handler {
 /// Instantiates and calls `entrypoint` with a deadline, yielding to other tasks every epoch.
 async fn run(
     pre: &InstancePre<State>,
-    wasi: WasiP1Ctx,
-    outbound: OutboundSession,
+    state: State,
     entrypoint: &ModuleExport,
     limits: &Limits,
     observer: Option<&dyn Observer>,
 ) -> Result<(), CgiError> {
-    let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
-    let store_limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-    let mut store = Store::new(pre.module().engine(), State { wasi, outbound, limits: store_limits });
+    let mut store = Store::new(pre.module().engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);

@@ -16,6 +16,7 @@ mod artifact;
 mod body;
 mod cgi_env;
 mod engine;
+mod environ;
 mod error;
 mod handler;
 mod output;
