@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         remote_addr: "127.0.0.1".into(),
         https: false,
         authority: ServerAuthority::derive(Some(host), None, "localhost:3000", false),
-        route: MatchedRoute { script_name: "/".to_owned(), raw_path_info: path, pattern: "/...".to_owned() },
+        route: MatchedRoute { script_name: "/".to_owned(), raw_path_info: path, pattern: "/...".into() },
     };
     let argv = request.argv(None);
     assert!(!argv.is_empty());

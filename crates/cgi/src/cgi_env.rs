@@ -122,9 +122,10 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
     }
     let query = request.query.as_deref().unwrap_or_default();
     let authority = &request.authority;
-    let port = authority.port.to_string();
+    let mut port = itoa::Buffer::new();
+    let port = port.format(authority.port);
     let mut full_url = String::with_capacity(16 + authority.name.len() + request.raw_path.len() + query.len());
-    for part in [if request.https { "https://" } else { "http://" }, &authority.name, ":", &port, &request.raw_path] {
+    for part in [if request.https { "https://" } else { "http://" }, &authority.name, ":", port, &request.raw_path] {
         full_url.push_str(part);
     }
     if request.query.is_some() {
@@ -133,7 +134,7 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
     }
 
     set(names::AUTH_TYPE, "");
-    set(names::CONTENT_LENGTH, &request.body.len().to_string());
+    set(names::CONTENT_LENGTH, itoa::Buffer::new().format(request.body.len()));
     let content_type = request.headers.get(header::CONTENT_TYPE).map(|value| header_text(value));
     set(names::CONTENT_TYPE, content_type.as_deref().unwrap_or_default());
     set(names::GATEWAY_INTERFACE, "CGI/1.1");
@@ -149,14 +150,14 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
     set(names::REQUEST_METHOD, &request.method);
     set(names::SCRIPT_NAME, &route.script_name);
     set(names::SERVER_NAME, &authority.name);
-    set(names::SERVER_PORT, &port);
+    set(names::SERVER_PORT, port);
     set(names::SERVER_PROTOCOL, request.protocol);
     set(names::SERVER_SOFTWARE, "WAGI/1");
     set(names::X_FULL_URL, &full_url);
     set(names::X_MATCHED_ROUTE, &route.pattern);
     set(names::X_RAW_PATH_INFO, &route.raw_path_info);
 
-    let mut var_name = String::new();
+    let mut var_name = String::with_capacity(64);
     for name in request.headers.keys() {
         // A header name with `_` would collide with its `-` twin (`X_Foo` and `X-Foo` both give
         // `HTTP_X_FOO`) and could spoof it, so such headers are dropped, as nginx and Apache do.

@@ -55,7 +55,7 @@ pub struct MatchedRoute {
     /// `X_RAW_PATH_INFO`: the path below `SCRIPT_NAME`, still percent-encoded.
     pub raw_path_info: String,
     /// `X_MATCHED_ROUTE`: the route pattern as written, e.g. `/foo/...`.
-    pub pattern: String,
+    pub pattern: Arc<str>,
 }
 
 /// `SERVER_NAME` and `SERVER_PORT`.

@@ -96,7 +96,7 @@ async fn answer(
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
-        pattern: String::from(&*route.label),
+        pattern: Arc::clone(&route.label),
     };
     let method = request.method().clone();
     let result = match state.admission.admit().await {
