@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,6 +12,7 @@ use http::{Method, Version};
 use http_body::{Body, Frame, SizeHint};
 use wagi_cgi::ResponseBody;
 
+use crate::per_thread::{PerThread, lock};
 use crate::server::Connection;
 
 /// How access log lines look.
@@ -34,13 +34,8 @@ pub enum LogFormat {
 pub struct AccessLog {
     format: LogFormat,
     out: Mutex<Box<dyn Write + Send>>,
-    shards: Box<[Shard]>,
+    buffers: PerThread<Vec<u8>>,
 }
-
-/// One thread's buffer, alone on its cache lines.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(Mutex<Vec<u8>>);
 
 impl std::fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,31 +52,19 @@ impl AccessLog {
 
     /// Writes lines in `format` to `out`.
     pub fn new(format: LogFormat, out: Box<dyn Write + Send>) -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        // More buffers than serving threads, so the other threads rarely share one with them.
-        let shards = (0..threads * 2).map(|_| Shard::default()).collect();
-        Self { format, out: Mutex::new(out), shards }
+        Self { format, out: Mutex::new(out), buffers: PerThread::default() }
     }
 
     /// Writes out the buffered lines.
     pub(crate) fn flush(&self) {
-        for shard in &self.shards {
-            let mut buffer = lock(&shard.0);
+        for mut buffer in self.buffers.each() {
             self.write_out(&mut buffer);
         }
         let _ = lock(&self.out).flush();
     }
 
     fn write(&self, entry: &Entry<'_>) {
-        thread_local! {
-            /// This thread's buffer, by index; assigned in turn on first use.
-            static SHARD: usize = {
-                static NEXT: AtomicUsize = AtomicUsize::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            };
-        }
-        let index = SHARD.with(|index| *index % self.shards.len());
-        let mut buffer = lock(&self.shards[index].0);
+        let mut buffer = self.buffers.mine();
         // A failing log destination must not fail requests.
         let _ = match self.format {
             LogFormat::Common => entry.write_common(&mut *buffer),
@@ -99,11 +82,6 @@ impl AccessLog {
             buffer.clear();
         }
     }
-}
-
-/// A poisoned lock still holds a usable buffer or writer.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the log line and the metrics need to know about one request.

@@ -14,6 +14,7 @@ mod access;
 mod admission;
 mod cores;
 mod metrics;
+mod per_thread;
 mod routing;
 mod server;
 mod service;

@@ -1,5 +1,6 @@
 //! Metrics in the Prometheus text format, served on their own listener.
 
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -13,21 +14,22 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+
+use crate::per_thread::PerThread;
 
 /// Every series wagi exports. Cheap to update from any thread.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RouteStatus, Counter>,
-    durations: Family<RouteLabel, Histogram, Buckets>,
-    instantiation: Histogram,
+    per_request: Arc<PerRequest>,
     pub(crate) running: Gauge,
     pub(crate) queued: Gauge,
     module_load: Family<ModuleLabel, Gauge<f64, AtomicU64>>,
@@ -37,7 +39,7 @@ pub struct Metrics {
 }
 
 /// A route pattern as a label value, shared with the routing table instead of copied.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 struct RouteName(Arc<str>);
 
 impl EncodeLabelValue for RouteName {
@@ -67,14 +69,130 @@ struct OutcomeLabel {
     outcome: &'static str,
 }
 
+/// The series every request updates: requests by route and status, their durations by route,
+/// and instantiation times. Each thread tallies its own and a scrape sums them, so threads
+/// serving requests never write to the same memory, nor take a shared lock.
+#[derive(Debug, Default)]
+struct PerRequest(PerThread<Tally>);
+
+/// One thread's counts.
+#[derive(Debug, Default)]
+struct Tally {
+    /// By the address of the route's label, which every request of a route shares.
+    routes: HashMap<usize, RouteTally>,
+    instantiation: HistogramTally,
+}
+
+#[derive(Debug)]
+struct RouteTally {
+    label: Arc<str>,
+    /// Requests by status; a route answers with few distinct statuses.
+    statuses: Vec<(u16, u64)>,
+    duration: HistogramTally,
+}
+
 /// Duration buckets from 50 µs to about 52 s (x4 each): a tiny module answers in tens of
 /// microseconds, a slow one runs until its timeout.
-#[derive(Clone, Copy, Debug)]
-struct Buckets;
+const BUCKETS: usize = 11;
 
-impl MetricConstructor<Histogram> for Buckets {
-    fn new_metric(&self) -> Histogram {
-        Histogram::new(exponential_buckets(50e-6, 4.0, 11))
+fn bucket_bound(index: usize) -> f64 {
+    50e-6 * 4f64.powi(i32::try_from(index).unwrap_or(i32::MAX))
+}
+
+/// A histogram's sum, count and per-bucket counts; the last bucket is +Inf.
+#[derive(Clone, Debug, Default)]
+struct HistogramTally {
+    sum: f64,
+    count: u64,
+    buckets: [u64; BUCKETS + 1],
+}
+
+impl HistogramTally {
+    fn observe(&mut self, seconds: f64) {
+        let bucket = (0..BUCKETS).find(|&index| seconds <= bucket_bound(index)).unwrap_or(BUCKETS);
+        self.buckets[bucket] += 1;
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.sum += other.sum;
+        self.count += other.count;
+        for (total, count) in self.buckets.iter_mut().zip(other.buckets) {
+            *total += count;
+        }
+    }
+
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder<'_>) -> std::fmt::Result {
+        // The encoder knows +Inf as `f64::MAX`.
+        let buckets: Vec<(f64, u64)> = (0..=BUCKETS)
+            .map(|index| (if index == BUCKETS { f64::MAX } else { bucket_bound(index) }, self.buckets[index]))
+            .collect();
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &buckets, None)
+    }
+}
+
+impl PerRequest {
+    fn request_done(&self, route: &Arc<str>, status: u16, elapsed: Duration) {
+        let mut tally = self.0.mine();
+        let key = Arc::as_ptr(route).cast::<u8>().addr();
+        let route = tally.routes.entry(key).or_insert_with(|| RouteTally {
+            label: Arc::clone(route),
+            statuses: Vec::new(),
+            duration: HistogramTally::default(),
+        });
+        route.duration.observe(elapsed.as_secs_f64());
+        match route.statuses.iter_mut().find(|(seen, _)| *seen == status) {
+            Some((_, count)) => *count += 1,
+            None => route.statuses.push((status, 1)),
+        }
+    }
+
+    fn instantiated(&self, elapsed: Duration) {
+        self.0.mine().instantiation.observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Collector for PerRequest {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        // Routes by label: a reload gives the same route a new label `Arc`.
+        let mut statuses = BTreeMap::<(Arc<str>, u16), u64>::new();
+        let mut durations = BTreeMap::<Arc<str>, HistogramTally>::new();
+        let mut instantiation = HistogramTally::default();
+        for tally in self.0.each() {
+            instantiation.add(&tally.instantiation);
+            for route in tally.routes.values() {
+                for &(status, count) in &route.statuses {
+                    *statuses.entry((Arc::clone(&route.label), status)).or_default() += count;
+                }
+                durations.entry(Arc::clone(&route.label)).or_default().add(&route.duration);
+            }
+        }
+        let mut requests = encoder.encode_descriptor(
+            "requests",
+            "Requests answered, by route and status.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((route, status), count) in statuses {
+            let labels = RouteStatus { route: RouteName(route), status };
+            requests.encode_family(&labels)?.encode_counter::<NoLabelSet, _, f64>(&count, None)?;
+        }
+        let mut by_route = encoder.encode_descriptor(
+            "request_duration_seconds",
+            "Time from receiving a request to sending the last byte of its response, by route.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (route, duration) in durations {
+            duration.encode(by_route.encode_family(&RouteLabel { route: RouteName(route) })?)?;
+        }
+        instantiation.encode(encoder.encode_descriptor(
+            "instantiation_duration_seconds",
+            "Time to create a module instance.",
+            None,
+            MetricType::Histogram,
+        )?)
     }
 }
 
@@ -88,16 +206,8 @@ impl Metrics {
     /// All series registered, all zero.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("wagi");
-        let requests = Family::<RouteStatus, Counter>::default();
-        registry.register("requests", "Requests answered, by route and status", requests.clone());
-        let durations = Family::new_with_constructor(Buckets);
-        registry.register(
-            "request_duration_seconds",
-            "Time from receiving a request to sending the last byte of its response, by route",
-            durations.clone(),
-        );
-        let instantiation = Buckets.new_metric();
-        registry.register("instantiation_duration_seconds", "Time to create a module instance", instantiation.clone());
+        let per_request = Arc::new(PerRequest::default());
+        registry.register_collector(Box::new(Arc::clone(&per_request)));
         let running = Gauge::default();
         registry.register("instances_running", "Module instances running now", running.clone());
         let queued = Gauge::default();
@@ -122,25 +232,12 @@ impl Metrics {
         );
         let reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register("reloads", "Configuration reloads, by outcome", reloads.clone());
-        Self {
-            registry,
-            requests,
-            durations,
-            instantiation,
-            running,
-            queued,
-            module_load,
-            module_compile,
-            artifact_cache,
-            reloads,
-        }
+        Self { registry, per_request, running, queued, module_load, module_compile, artifact_cache, reloads }
     }
 
     /// Counts one answered request.
     pub(crate) fn request_done(&self, route: &Arc<str>, status: u16, elapsed: Duration) {
-        let route = RouteName(Arc::clone(route));
-        self.durations.get_or_create(&RouteLabel { route: route.clone() }).observe(elapsed.as_secs_f64());
-        self.requests.get_or_create(&RouteStatus { route, status }).inc();
+        self.per_request.request_done(route, status, elapsed);
     }
 
     /// Records how long the last load took to fetch `module`.
@@ -174,7 +271,7 @@ impl Metrics {
 
 impl wagi_cgi::Observer for Metrics {
     fn instantiated(&self, elapsed: Duration) {
-        self.instantiation.observe(elapsed.as_secs_f64());
+        self.per_request.instantiated(elapsed);
     }
 }
 
@@ -220,4 +317,38 @@ async fn scrape(request: Request<Incoming>, metrics: Arc<Metrics>) -> Result<Res
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use wagi_cgi::Observer as _;
+
+    use super::*;
+
+    #[test]
+    fn tallies_from_every_thread_add_up_by_route() {
+        let metrics = Metrics::new();
+        // A reload gives the same route a new label.
+        let first: Arc<str> = Arc::from("/a");
+        let reloaded: Arc<str> = Arc::from("/a");
+        metrics.request_done(&first, 200, Duration::from_micros(10));
+        std::thread::scope(|threads| {
+            threads.spawn(|| metrics.request_done(&reloaded, 200, Duration::from_millis(1)));
+            threads.spawn(|| metrics.request_done(&first, 500, Duration::from_secs(100)));
+        });
+        metrics.instantiated(Duration::from_micros(60));
+        let text = metrics.encode();
+        for line in [
+            "wagi_requests_total{route=\"/a\",status=\"200\"} 2\n",
+            "wagi_requests_total{route=\"/a\",status=\"500\"} 1\n",
+            "wagi_request_duration_seconds_count{route=\"/a\"} 3\n",
+            "wagi_request_duration_seconds_bucket{le=\"0.00005\",route=\"/a\"} 1\n",
+            "wagi_request_duration_seconds_bucket{le=\"0.0032\",route=\"/a\"} 2\n",
+            "wagi_request_duration_seconds_bucket{le=\"+Inf\",route=\"/a\"} 3\n",
+            "wagi_instantiation_duration_seconds_bucket{le=\"0.0002\"} 1\n",
+            "wagi_instantiation_duration_seconds_count 1\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+    }
 }
