@@ -6,10 +6,10 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::CgiError;
+use crate::stdout::StdoutReader;
 
 /// Chunks already waiting are joined into frames of up to this size, so a module's 4 KiB
 /// writes do not each become a frame on the wire.
@@ -33,7 +33,7 @@ enum Kind {
 struct Streaming {
     /// Output read while the response was held.
     prefix: Option<Bytes>,
-    output: mpsc::Receiver<Bytes>,
+    output: StdoutReader,
     guest: AbortOnDrop,
 }
 
@@ -54,11 +54,7 @@ impl ResponseBody {
     }
 
     /// The output already read, then whatever `guest` writes to `output` until it ends.
-    pub(crate) fn streaming(
-        prefix: Bytes,
-        output: mpsc::Receiver<Bytes>,
-        guest: JoinHandle<Result<(), CgiError>>,
-    ) -> Self {
+    pub(crate) fn streaming(prefix: Bytes, output: StdoutReader, guest: JoinHandle<Result<(), CgiError>>) -> Self {
         let prefix = (!prefix.is_empty()).then_some(prefix);
         Self(Kind::Stream(Box::new(Streaming { prefix, output, guest: AbortOnDrop(guest) })))
     }
@@ -118,7 +114,7 @@ impl Streaming {
     fn join_waiting(&mut self, first: Bytes) -> Bytes {
         let mut joined: Option<BytesMut> = None;
         while joined.as_ref().map_or(first.len(), BytesMut::len) < FRAME_TARGET {
-            let Ok(next) = self.output.try_recv() else { break };
+            let Some(next) = self.output.try_recv() else { break };
             joined.get_or_insert_with(|| BytesMut::from(&first[..])).extend_from_slice(&next);
         }
         joined.map_or(first, BytesMut::freeze)

@@ -10,13 +10,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
+use bytes::BytesMut;
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
 use crate::error::CgiError;
 use crate::response::{CgiResponse, http_response, parse_head, split_header_block};
+use crate::stdout::StdoutReader;
 
 /// When a response stops being held and starts streaming.
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +49,7 @@ async fn flush_timer(deadline: Option<Instant>) {
 /// Drives `guest` while reading its stdout from `output`, and answers.
 pub(crate) async fn respond(
     mut guest: Guest,
-    mut output: mpsc::Receiver<Bytes>,
+    mut output: StdoutReader,
     options: ResponseOptions,
 ) -> Result<http::Response<ResponseBody>, CgiError> {
     let mut buffer = BytesMut::new();

@@ -2,16 +2,16 @@
 //! the server reads from, and a full channel makes the guest wait (backpressure), so a large
 //! response never sits in memory whole.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
-use tokio::sync::mpsc;
-use tokio_util::sync::PollSender;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
@@ -19,11 +19,70 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 /// at most 4 KiB, so this holds up to 64 KiB per request.
 const PIPE_CHUNKS: usize = 16;
 
-/// The writing end, given to the guest's WASI context as stdout.
-#[derive(Clone, Debug)]
+/// The writing end, given to the guest's WASI context as stdout. Every clone is a writer; the
+/// reader sees the end of the output once all of them are gone.
+#[derive(Debug)]
 pub(crate) struct StdoutPipe {
-    sender: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
+}
+
+/// The reading end: the chunks the guest wrote, in order.
+#[derive(Debug)]
+pub(crate) struct StdoutReader {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pipe: Mutex<Pipe>,
     limit: Arc<OutputLimit>,
+}
+
+/// The pipe's state. Guest and reader run on one thread, so the lock is never contended; it
+/// replaces a channel, whose allocation and bookkeeping cost more than this per request. Wakers
+/// are woken after the lock is released.
+#[derive(Debug, Default)]
+struct Pipe {
+    chunks: VecDeque<Bytes>,
+    writers: usize,
+    reader_gone: bool,
+    /// The reader, waiting for a chunk or the end.
+    reader: Option<Waker>,
+    /// Writers waiting for room.
+    writers_waiting: Vec<Waker>,
+}
+
+impl Pipe {
+    fn has_room(&self) -> bool {
+        self.chunks.len() < PIPE_CHUNKS
+    }
+
+    /// Ready once there is room or nobody reads any more.
+    fn poll_room(&mut self, cx: &Context<'_>) -> Poll<()> {
+        if self.has_room() || self.reader_gone {
+            return Poll::Ready(());
+        }
+        if !self.writers_waiting.iter().any(|waker| waker.will_wake(cx.waker())) {
+            self.writers_waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl Shared {
+    fn pipe(&self) -> MutexGuard<'_, Pipe> {
+        // Every update leaves the pipe whole, so a poisoned lock still holds a usable one.
+        self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, chunk: Bytes) {
+        let reader = {
+            let mut pipe = self.pipe();
+            pipe.chunks.push_back(chunk);
+            pipe.reader.take()
+        };
+        wake(reader);
+    }
 }
 
 /// The byte limit on a module's stdout, shared by every clone of the pipe.
@@ -55,11 +114,81 @@ impl OutputLimit {
 }
 
 impl StdoutPipe {
-    /// A pipe accepting at most `limit` bytes in all, and the receiving end.
-    pub(crate) fn new(limit: usize) -> (Self, mpsc::Receiver<Bytes>, Arc<OutputLimit>) {
-        let (sender, receiver) = mpsc::channel(PIPE_CHUNKS);
+    /// A pipe accepting at most `limit` bytes in all, and the reading end.
+    pub(crate) fn new(limit: usize) -> (Self, StdoutReader, Arc<OutputLimit>) {
         let limit = Arc::new(OutputLimit { limit, written: AtomicUsize::new(0), overflowed: AtomicBool::new(false) });
-        (Self { sender, limit: Arc::clone(&limit) }, receiver, limit)
+        let pipe = Pipe { writers: 1, ..Pipe::default() };
+        let shared = Arc::new(Shared { pipe: Mutex::new(pipe), limit: Arc::clone(&limit) });
+        (Self { shared: Arc::clone(&shared) }, StdoutReader { shared }, limit)
+    }
+}
+
+impl Clone for StdoutPipe {
+    fn clone(&self) -> Self {
+        self.shared.pipe().writers += 1;
+        Self { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl Drop for StdoutPipe {
+    fn drop(&mut self) {
+        let reader = {
+            let mut pipe = self.shared.pipe();
+            pipe.writers -= 1;
+            if pipe.writers == 0 { pipe.reader.take() } else { None }
+        };
+        wake(reader);
+    }
+}
+
+fn wake(waker: impl IntoIterator<Item = Waker>) {
+    waker.into_iter().for_each(Waker::wake);
+}
+
+impl StdoutReader {
+    /// The next chunk; `None` once every writer is gone and all chunks are read.
+    pub(crate) fn poll_recv(&mut self, cx: &Context<'_>) -> Poll<Option<Bytes>> {
+        let mut pipe = self.shared.pipe();
+        if let Some(chunk) = pipe.chunks.pop_front() {
+            let writers = std::mem::take(&mut pipe.writers_waiting);
+            drop(pipe);
+            wake(writers);
+            return Poll::Ready(Some(chunk));
+        }
+        if pipe.writers == 0 {
+            return Poll::Ready(None);
+        }
+        if !pipe.reader.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+            pipe.reader = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Waits for [`Self::poll_recv`].
+    pub(crate) async fn recv(&mut self) -> Option<Bytes> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// A chunk already written, if any.
+    pub(crate) fn try_recv(&mut self) -> Option<Bytes> {
+        let mut pipe = self.shared.pipe();
+        let chunk = pipe.chunks.pop_front()?;
+        let writers = std::mem::take(&mut pipe.writers_waiting);
+        drop(pipe);
+        wake(writers);
+        Some(chunk)
+    }
+}
+
+impl Drop for StdoutReader {
+    fn drop(&mut self) {
+        let (chunks, writers) = {
+            let mut pipe = self.shared.pipe();
+            pipe.reader_gone = true;
+            (std::mem::take(&mut pipe.chunks), std::mem::take(&mut pipe.writers_waiting))
+        };
+        drop(chunks);
+        wake(writers);
     }
 }
 
@@ -75,7 +204,7 @@ impl StdoutStream for StdoutPipe {
     }
 
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(AsyncStdout { sender: PollSender::new(self.sender.clone()), limit: Arc::clone(&self.limit) })
+        Box::new(AsyncStdout(Some(self.clone())))
     }
 }
 
@@ -85,9 +214,13 @@ impl OutputStream for StdoutPipe {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.limit.accept(bytes.len())?;
+        if self.shared.pipe().reader_gone {
+            return Err(StreamError::Closed);
+        }
+        self.shared.limit.accept(bytes.len())?;
         // `check_write` said there is room, and the guest is the only writer.
-        self.sender.try_send(bytes).map_err(|_| StreamError::Closed)
+        self.shared.push(bytes);
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), StreamError> {
@@ -95,37 +228,39 @@ impl OutputStream for StdoutPipe {
     }
 
     fn check_write(&mut self) -> Result<usize, StreamError> {
-        if self.sender.is_closed() {
+        let pipe = self.shared.pipe();
+        if pipe.reader_gone {
             // The client went away; the guest sees a broken pipe.
             return Err(StreamError::Closed);
         }
-        Ok(if self.sender.capacity() == 0 { 0 } else { 64 << 10 })
+        Ok(if pipe.has_room() { 64 << 10 } else { 0 })
     }
 }
 
 #[async_trait::async_trait]
 impl Pollable for StdoutPipe {
     async fn ready(&mut self) {
-        if self.sender.capacity() == 0 {
-            // Waits for the client to take a chunk; the permit is returned at once, since the
-            // write that follows sends without one.
-            let _ = self.sender.reserve().await;
-        }
+        poll_fn(|cx| self.shared.pipe().poll_room(cx)).await;
     }
 }
 
-/// The pipe as a tokio writer, for WASI interfaces that write asynchronously.
-struct AsyncStdout {
-    sender: PollSender<Bytes>,
-    limit: Arc<OutputLimit>,
-}
+/// The pipe as a tokio writer, for WASI interfaces that write asynchronously; shutting it down
+/// drops its writer.
+struct AsyncStdout(Option<StdoutPipe>);
 
 impl AsyncWrite for AsyncStdout {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let closed = || io::Error::from(io::ErrorKind::BrokenPipe);
-        ready!(self.sender.poll_reserve(cx)).map_err(|_| closed())?;
-        self.limit.accept(buf.len()).map_err(|_| io::Error::other("output limit reached"))?;
-        self.sender.send_item(Bytes::copy_from_slice(buf)).map_err(|_| closed())?;
+        let Some(writer) = self.0.as_mut() else { return Poll::Ready(Err(closed())) };
+        {
+            let mut pipe = writer.shared.pipe();
+            std::task::ready!(pipe.poll_room(cx));
+            if pipe.reader_gone {
+                return Poll::Ready(Err(closed()));
+            }
+        }
+        writer.shared.limit.accept(buf.len()).map_err(|_| io::Error::other("output limit reached"))?;
+        writer.shared.push(Bytes::copy_from_slice(buf));
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -134,7 +269,7 @@ impl AsyncWrite for AsyncStdout {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.sender.close();
+        self.0 = None;
         Poll::Ready(Ok(()))
     }
 }
@@ -159,5 +294,26 @@ mod tests {
         assert!(limit.overflowed());
         drop(receiver);
         assert!(pipe.check_write().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_reader_gets_every_chunk_then_the_end_once_every_writer_is_gone() {
+        let (pipe, mut reader, _) = StdoutPipe::new(1 << 20);
+        let mut writer = pipe.clone();
+        drop(pipe);
+        let chunks: Vec<u8> = (0..PIPE_CHUNKS * 3).map(|i| i as u8).collect();
+        let expected = chunks.clone();
+        let writing = tokio::spawn(async move {
+            for chunk in chunks {
+                writer.ready().await;
+                writer.write(Bytes::from(vec![chunk])).expect("room");
+            }
+        });
+        let mut seen = Vec::new();
+        while let Some(chunk) = reader.recv().await {
+            seen.extend_from_slice(&chunk);
+        }
+        writing.await.expect("the writer ends");
+        assert_eq!(seen, expected);
     }
 }
