@@ -11,36 +11,33 @@ use wasmtime::{Caller, Extern, Linker};
 use crate::handler::State;
 
 /// NUL-terminated strings in one buffer, in order: the layout of WASI's `*_get` string buffers.
+///
+/// The strings are counted by their terminators when a module asks, so the count and the
+/// pointers written always agree. A NUL inside a pushed string (which no request text can
+/// carry, see `cgi_env`) would end it early, as it would in any C environment.
 #[derive(Debug, Default)]
 pub(crate) struct StringList {
     bytes: Vec<u8>,
-    count: usize,
 }
 
 impl StringList {
     /// An empty list with room for `bytes` bytes of strings.
     pub(crate) fn with_capacity(bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(bytes), count: 0 }
+        Self { bytes: Vec::with_capacity(bytes) }
     }
 
-    /// Appends the concatenation of `parts` as one string. A NUL inside it would end it early
-    /// in the module's view (a C string cannot hold one), so it becomes U+FFFD.
+    /// Appends the concatenation of `parts` as one string.
     pub(crate) fn push(&mut self, parts: &[&str]) {
+        self.bytes.reserve(parts.iter().map(|part| part.len()).sum::<usize>() + 1);
         for part in parts {
-            if part.contains('\0') {
-                self.bytes.extend_from_slice(part.replace('\0', "\u{FFFD}").as_bytes());
-            } else {
-                self.bytes.extend_from_slice(part.as_bytes());
-            }
+            self.bytes.extend_from_slice(part.as_bytes());
         }
         self.bytes.push(0);
-        self.count += 1;
     }
 
-    /// The strings, without their terminators.
-    #[cfg(test)]
-    fn strings(&self) -> Vec<&str> {
-        self.bytes.split(|&b| b == 0).take(self.count).map(|s| std::str::from_utf8(s).unwrap_or("<invalid>")).collect()
+    /// The strings, each with its terminator.
+    fn strings(&self) -> impl Iterator<Item = &[u8]> {
+        self.bytes.split_inclusive(|&b| b == 0)
     }
 }
 
@@ -84,7 +81,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
 fn write_sizes(caller: &mut Caller<'_, State>, select: Select, count_ptr: i32, size_ptr: i32) -> wasmtime::Result<i32> {
     let (memory, state) = guest_memory(caller)?;
     let list = select(&state.inputs);
-    let (Ok(count), Ok(size)) = (u32::try_from(list.count), u32::try_from(list.bytes.len())) else {
+    let (Ok(count), Ok(size)) = (u32::try_from(list.strings().count()), u32::try_from(list.bytes.len())) else {
         return Ok(ERRNO_OVERFLOW);
     };
     write_u32(memory, count_ptr, count)?;
@@ -100,7 +97,7 @@ fn write_strings(caller: &mut Caller<'_, State>, select: Select, pointers: i32, 
     guest_range(memory, start, list.bytes.len())?.copy_from_slice(&list.bytes);
     let mut next = start as usize;
     let mut slot = pointers.cast_unsigned();
-    for string in list.bytes.split_inclusive(|&b| b == 0) {
+    for string in list.strings() {
         write_u32(memory, slot.cast_signed(), u32::try_from(next).map_err(|_| out_of_bounds())?)?;
         next += string.len();
         slot = slot.checked_add(4).ok_or_else(out_of_bounds)?;
@@ -145,13 +142,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_are_packed_with_terminators_and_nul_is_replaced() {
+    fn strings_are_packed_with_terminators() {
         let mut list = StringList::with_capacity(8);
         list.push(&["PATH_INFO", "=", "/a"]);
         list.push(&[""]);
-        list.push(&["X=a\0b"]);
-        assert_eq!(list.strings(), ["PATH_INFO=/a", "", "X=a\u{FFFD}b"]);
-        assert_eq!(list.bytes.iter().filter(|&&b| b == 0).count(), list.count);
+        list.push(&["X=", "b"]);
+        assert_eq!(list.bytes, b"PATH_INFO=/a\0\0X=b\0");
+        let strings: Vec<&[u8]> = list.strings().collect();
+        assert_eq!(strings, [&b"PATH_INFO=/a\0"[..], b"\0", b"X=b\0"]);
     }
 
     #[test]

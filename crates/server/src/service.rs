@@ -221,7 +221,8 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-fn protocol(version: Version) -> &'static str {
+/// The protocol as CGI's `SERVER_PROTOCOL` and the access log spell it.
+pub(crate) fn protocol(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
