@@ -186,7 +186,8 @@ pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set
 fn http_var_name(header_name: &str, var: &mut String) {
     var.clear();
     var.push_str("HTTP_");
-    var.extend(header_name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+    // Header names are ASCII (RFC 9110 tokens), so bytes map to chars one to one.
+    var.extend(header_name.bytes().map(|b| if b == b'-' { '_' } else { char::from(b.to_ascii_uppercase()) }));
 }
 
 /// Header values are bytes; modules get them as text, with invalid UTF-8 replaced.

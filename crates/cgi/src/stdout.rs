@@ -227,6 +227,14 @@ impl OutputStream for StdoutPipe {
         Ok(())
     }
 
+    /// How WASI preview 1's `fd_write` writes, in pieces of at most 4 KiB. The default asks
+    /// `ready` and `check_write` before and after each write, each through a boxed future; a
+    /// pipe needs one wait for room.
+    async fn blocking_write_and_flush(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        poll_fn(|cx| self.shared.pipe().poll_room(cx)).await;
+        self.write(bytes)
+    }
+
     fn check_write(&mut self) -> Result<usize, StreamError> {
         let pipe = self.shared.pipe();
         if pipe.reader_gone {
