@@ -114,7 +114,7 @@ fn guest_memory<'a>(caller: &'a mut Caller<'_, State>) -> wasmtime::Result<(&'a 
             let (bytes, state) = memory.data_and_store_mut(caller);
             Ok((bytes, state))
         }
-        _ => Err(wasmtime::Error::msg("the module exports no memory named `memory`")),
+        _ => Err(wasmtime::Error::msg("the module exports no (unshared) linear memory named `memory`")),
     }
 }
 

@@ -138,7 +138,7 @@ impl Entry<'_> {
         put(number.format(micros / 1_000_000));
         put(".");
         let fraction = number.format(micros % 1_000_000);
-        put(&"000000"[fraction.len()..]);
+        put("000000".get(fraction.len()..).unwrap_or_default());
         put(fraction);
         put(" id=");
         put(number.format(e.id));
