@@ -136,11 +136,17 @@ impl PerRequest {
     fn request_done(&self, route: &Arc<str>, status: u16, elapsed: Duration) {
         let mut tally = self.0.mine();
         let key = Arc::as_ptr(route).cast::<u8>().addr();
-        let route = tally.routes.entry(key).or_insert_with(|| RouteTally {
-            label: Arc::clone(route),
-            statuses: Vec::new(),
-            duration: HistogramTally::default(),
-        });
+        if !tally.routes.contains_key(&key) {
+            // A reload gives a route a new label: its counts move to the new key, so there is one
+            // entry per route however often the configuration is reloaded.
+            let old_key = tally.routes.iter().find(|(_, tallied)| tallied.label == *route).map(|(old_key, _)| *old_key);
+            let carried = old_key.and_then(|old_key| tally.routes.remove(&old_key));
+            let fresh =
+                || RouteTally { label: Arc::clone(route), statuses: Vec::new(), duration: HistogramTally::default() };
+            let moved = carried.map(|tallied| RouteTally { label: Arc::clone(route), ..tallied });
+            tally.routes.insert(key, moved.unwrap_or_else(fresh));
+        }
+        let Some(route) = tally.routes.get_mut(&key) else { return };
         route.duration.observe(elapsed.as_secs_f64());
         match route.statuses.iter_mut().find(|(seen, _)| *seen == status) {
             Some((_, count)) => *count += 1,
@@ -332,11 +338,13 @@ mod tests {
         let first: Arc<str> = Arc::from("/a");
         let reloaded: Arc<str> = Arc::from("/a");
         metrics.request_done(&first, 200, Duration::from_micros(10));
+        metrics.request_done(&reloaded, 200, Duration::from_millis(1));
         std::thread::scope(|threads| {
-            threads.spawn(|| metrics.request_done(&reloaded, 200, Duration::from_millis(1)));
             threads.spawn(|| metrics.request_done(&first, 500, Duration::from_secs(100)));
         });
         metrics.instantiated(Duration::from_micros(60));
+        // Each thread keeps one entry per route, however many labels reloads gave it.
+        assert!(metrics.per_request.0.each().all(|tally| tally.routes.len() <= 1));
         let text = metrics.encode();
         for line in [
             "wagi_requests_total{route=\"/a\",status=\"200\"} 2\n",
