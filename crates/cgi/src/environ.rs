@@ -13,8 +13,8 @@ use crate::handler::State;
 /// NUL-terminated strings in one buffer, in order: the layout of WASI's `*_get` string buffers.
 ///
 /// The strings are counted by their terminators when a module asks, so the count and the
-/// pointers written always agree. A NUL inside a pushed string (which no request text can
-/// carry, see `cgi_env`) would end it early, as it would in any C environment.
+/// pointers written always agree. A NUL inside a pushed string (no request text can carry one,
+/// see `cgi_env`, but a configured value can) ends it early, as it would in any C environment.
 #[derive(Debug, Default)]
 pub(crate) struct StringList {
     bytes: Vec<u8>,
