@@ -75,14 +75,26 @@ impl Shared {
         self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn push(&self, chunk: Bytes) {
+    /// Queues `chunk` for the reader, unless nobody reads any more or it would pass the limit.
+    fn push(&self, chunk: Bytes) -> Result<(), Refused> {
         let reader = {
             let mut pipe = self.pipe();
+            if pipe.reader_gone {
+                return Err(Refused::ReaderGone);
+            }
+            self.limit.accept(chunk.len()).map_err(|_| Refused::OverLimit)?;
             pipe.chunks.push_back(chunk);
             pipe.reader.take()
         };
         wake(reader);
+        Ok(())
     }
+}
+
+/// Why a chunk was not queued.
+enum Refused {
+    ReaderGone,
+    OverLimit,
 }
 
 /// The byte limit on a module's stdout, shared by every clone of the pipe.
@@ -214,13 +226,9 @@ impl OutputStream for StdoutPipe {
         if bytes.is_empty() {
             return Ok(());
         }
-        if self.shared.pipe().reader_gone {
-            return Err(StreamError::Closed);
-        }
-        self.shared.limit.accept(bytes.len())?;
-        // `check_write` said there is room, and the guest is the only writer.
-        self.shared.push(bytes);
-        Ok(())
+        // `check_write` said there is room, and the guest is the only writer. Either refusal
+        // closes the stream; the limit's own flag tells the handler which it was.
+        self.shared.push(bytes).map_err(|_| StreamError::Closed)
     }
 
     fn flush(&mut self) -> Result<(), StreamError> {
@@ -260,16 +268,12 @@ impl AsyncWrite for AsyncStdout {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let closed = || io::Error::from(io::ErrorKind::BrokenPipe);
         let Some(writer) = self.0.as_mut() else { return Poll::Ready(Err(closed())) };
-        {
-            let mut pipe = writer.shared.pipe();
-            std::task::ready!(pipe.poll_room(cx));
-            if pipe.reader_gone {
-                return Poll::Ready(Err(closed()));
-            }
-        }
-        writer.shared.limit.accept(buf.len()).map_err(|_| io::Error::other("output limit reached"))?;
-        writer.shared.push(Bytes::copy_from_slice(buf));
-        Poll::Ready(Ok(buf.len()))
+        std::task::ready!(writer.shared.pipe().poll_room(cx));
+        Poll::Ready(match writer.shared.push(Bytes::copy_from_slice(buf)) {
+            Ok(()) => Ok(buf.len()),
+            Err(Refused::ReaderGone) => Err(closed()),
+            Err(Refused::OverLimit) => Err(io::Error::other("output limit reached")),
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -91,13 +91,30 @@ struct RouteTally {
     duration: HistogramTally,
 }
 
+impl RouteTally {
+    fn record(&mut self, status: u16, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        match self.statuses.iter_mut().find(|(seen, _)| *seen == status) {
+            Some((_, count)) => *count += 1,
+            None => self.statuses.push((status, 1)),
+        }
+    }
+}
+
 /// Duration buckets from 50 µs to about 52 s (x4 each): a tiny module answers in tens of
 /// microseconds, a slow one runs until its timeout.
 const BUCKETS: usize = 11;
 
-fn bucket_bound(index: usize) -> f64 {
-    50e-6 * 4f64.powi(i32::try_from(index).unwrap_or(i32::MAX))
-}
+/// Each bucket's upper bound, in seconds.
+const BOUNDS: [f64; BUCKETS] = {
+    let mut bounds = [50e-6; BUCKETS];
+    let mut index = 1;
+    while index < BUCKETS {
+        bounds[index] = bounds[index - 1] * 4.0;
+        index += 1;
+    }
+    bounds
+};
 
 /// A histogram's sum, count and per-bucket counts; the last bucket is +Inf.
 #[derive(Clone, Debug, Default)]
@@ -109,7 +126,7 @@ struct HistogramTally {
 
 impl HistogramTally {
     fn observe(&mut self, seconds: f64) {
-        let bucket = (0..BUCKETS).find(|&index| seconds <= bucket_bound(index)).unwrap_or(BUCKETS);
+        let bucket = BOUNDS.iter().position(|&bound| seconds <= bound).unwrap_or(BUCKETS);
         self.buckets[bucket] += 1;
         self.sum += seconds;
         self.count += 1;
@@ -125,9 +142,8 @@ impl HistogramTally {
 
     fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder<'_>) -> std::fmt::Result {
         // The encoder knows +Inf as `f64::MAX`.
-        let buckets: Vec<(f64, u64)> = (0..=BUCKETS)
-            .map(|index| (if index == BUCKETS { f64::MAX } else { bucket_bound(index) }, self.buckets[index]))
-            .collect();
+        let buckets: Vec<(f64, u64)> =
+            (0..=BUCKETS).map(|index| (BOUNDS.get(index).copied().unwrap_or(f64::MAX), self.buckets[index])).collect();
         encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &buckets, None)
     }
 }
@@ -136,22 +152,18 @@ impl PerRequest {
     fn request_done(&self, route: &Arc<str>, status: u16, elapsed: Duration) {
         let mut tally = self.0.mine();
         let key = Arc::as_ptr(route).cast::<u8>().addr();
-        if !tally.routes.contains_key(&key) {
-            // A reload gives a route a new label: its counts move to the new key, so there is one
-            // entry per route however often the configuration is reloaded.
-            let old_key = tally.routes.iter().find(|(_, tallied)| tallied.label == *route).map(|(old_key, _)| *old_key);
-            let carried = old_key.and_then(|old_key| tally.routes.remove(&old_key));
-            let fresh =
-                || RouteTally { label: Arc::clone(route), statuses: Vec::new(), duration: HistogramTally::default() };
-            let moved = carried.map(|tallied| RouteTally { label: Arc::clone(route), ..tallied });
-            tally.routes.insert(key, moved.unwrap_or_else(fresh));
+        if let Some(tallied) = tally.routes.get_mut(&key) {
+            tallied.record(status, elapsed);
+            return;
         }
-        let Some(route) = tally.routes.get_mut(&key) else { return };
-        route.duration.observe(elapsed.as_secs_f64());
-        match route.statuses.iter_mut().find(|(seen, _)| *seen == status) {
-            Some((_, count)) => *count += 1,
-            None => route.statuses.push((status, 1)),
-        }
+        // A reload gives a route a new label: its counts move to the new key, so there is one
+        // entry per route however often the configuration is reloaded.
+        let old_key = tally.routes.iter().find(|(_, tallied)| tallied.label == *route).map(|(old_key, _)| *old_key);
+        let carried = old_key.and_then(|old_key| tally.routes.remove(&old_key));
+        let fresh =
+            || RouteTally { label: Arc::clone(route), statuses: Vec::new(), duration: HistogramTally::default() };
+        let moved = carried.map(|tallied| RouteTally { label: Arc::clone(route), ..tallied });
+        tally.routes.entry(key).or_insert(moved.unwrap_or_else(fresh)).record(status, elapsed);
     }
 
     fn instantiated(&self, elapsed: Duration) {
