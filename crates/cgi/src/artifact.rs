@@ -5,9 +5,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
-use wasmtime::{Engine, Module};
+use wasmtime::component::Component;
+use wasmtime::{Engine, Module, Precompiled};
 
-use crate::engine::{CompiledModule, Runtime};
+use crate::engine::{Compiled, CompiledModule, Runtime};
 use crate::error::Error;
 
 /// A directory of compiled modules, one file per module digest and engine configuration.
@@ -58,12 +59,16 @@ impl Runtime {
     ) -> Result<(CompiledModule, ArtifactOrigin), Error> {
         let path = cache.path_for(&self.engine, module_key);
         match load(&self.engine, &path) {
-            Ok(Some(module)) => return Ok((CompiledModule(module), ArtifactOrigin::Cache)),
+            Ok(Some(compiled)) => return Ok((CompiledModule(compiled), ArtifactOrigin::Cache)),
             Ok(None) => {}
             Err(reason) => tracing::warn!(path = %path.display(), %reason, "recompiling an unusable artifact"),
         }
         let module = self.compile(wasm)?;
-        match module.0.serialize() {
+        let serialized = match &module.0 {
+            Compiled::Module(module) => module.serialize(),
+            Compiled::Component(component) => component.serialize(),
+        };
+        match serialized {
             Ok(code) => {
                 if let Err(error) = store(&path, &code) {
                     tracing::warn!(path = %path.display(), %error, "cannot store a compiled module");
@@ -76,7 +81,7 @@ impl Runtime {
 }
 
 /// Loads an artifact: `Ok(None)` when there is none, `Err` when it is corrupted or stale.
-fn load(engine: &Engine, path: &Path) -> Result<Option<Module>, String> {
+fn load(engine: &Engine, path: &Path) -> Result<Option<Compiled>, String> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -87,12 +92,17 @@ fn load(engine: &Engine, path: &Path) -> Result<Option<Module>, String> {
         return Err("checksum mismatch".to_owned());
     }
     // SAFETY: `deserialize` trusts that the bytes are code wasmtime produced. These bytes were
-    // written by `store` from `Module::serialize` and verified against their checksum above, so
-    // they are exactly what an engine serialized; wasmtime itself rejects code produced by an
-    // incompatible engine or version.
+    // written by `store` from `Module::serialize` or `Component::serialize` and verified
+    // against their checksum above, so they are exactly what an engine serialized; wasmtime
+    // itself rejects code produced by an incompatible engine or version, or of the other kind.
     #[allow(unsafe_code)]
-    let module = unsafe { Module::deserialize(engine, code) };
-    module.map(Some).map_err(|error| format!("{error:#}"))
+    let compiled = unsafe {
+        match Engine::detect_precompiled(code) {
+            Some(Precompiled::Component) => Component::deserialize(engine, code).map(Compiled::Component),
+            _ => Module::deserialize(engine, code).map(Compiled::Module),
+        }
+    };
+    compiled.map(Some).map_err(|error| format!("{error:#}"))
 }
 
 fn store(path: &Path, code: &[u8]) -> io::Result<()> {

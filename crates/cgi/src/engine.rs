@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wagi_outbound_http::{OutboundClient, OutboundLimits};
+use wasmtime::component::Component;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
 use crate::error::Error;
@@ -41,24 +42,47 @@ impl Default for EngineOptions {
     }
 }
 
-/// A compiled module, shareable across threads and handlers.
+/// A compiled core module or WASI 0.2 component, shareable across threads and handlers.
 #[derive(Clone, Debug)]
-pub struct CompiledModule(pub(crate) Module);
+pub struct CompiledModule(pub(crate) Compiled);
+
+/// What a [`CompiledModule`] holds; which one is read from the bytes, never configured.
+#[derive(Clone, Debug)]
+pub(crate) enum Compiled {
+    Module(Module),
+    Component(Component),
+}
+
+impl CompiledModule {
+    /// Whether this is a WASI 0.2 component rather than a core module.
+    pub fn is_component(&self) -> bool {
+        matches!(self.0, Compiled::Component(_))
+    }
+}
 
 /// The wasm engine plus the linker every module is linked with.
 ///
 /// Compiling ([`Runtime::compile`]) is CPU-heavy and belongs before serving or on a blocking
 /// thread; preparing a handler ([`Runtime::prepare`](crate::Runtime::prepare)) resolves imports
 /// once, so a request only instantiates.
-#[derive(Debug)]
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
+    pub(crate) component_linker: wasmtime::component::Linker<State>,
     pub(crate) outbound: OutboundClient,
     pub(crate) observer: Option<Arc<dyn Observer>>,
     pooling: bool,
     max_memory: u64,
     _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("pooling", &self.pooling)
+            .field("max_memory", &self.max_memory)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Receives a measurement each time a module is instantiated for a request, e.g. to export
@@ -83,9 +107,19 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         link_host_functions(&mut linker)?;
+        let component_linker = crate::component::linker(&engine)?;
         let outbound = OutboundClient::new(options.outbound).map_err(|e| Error::Engine(e.to_string()))?;
         let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
-        Ok(Self { engine, linker, outbound, observer: None, pooling, max_memory: options.max_memory, _ticker: ticker })
+        Ok(Self {
+            engine,
+            linker,
+            component_linker,
+            outbound,
+            observer: None,
+            pooling,
+            max_memory: options.max_memory,
+            _ticker: ticker,
+        })
     }
 
     /// Reports instantiations of handlers prepared from now on to `observer`.
@@ -103,18 +137,25 @@ impl Runtime {
         self.pooling
     }
 
-    /// Compiles binary wasm.
+    /// Compiles binary wasm: a core module, or a component when its header says so.
     pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, Error> {
-        Module::new(&self.engine, wasm).map(CompiledModule).map_err(|e| Error::Compile(format!("{e:#}")))
+        let compiled = if crate::component::is_component(wasm) {
+            Component::new(&self.engine, wasm).map(Compiled::Component)
+        } else {
+            Module::new(&self.engine, wasm).map(Compiled::Module)
+        };
+        compiled.map(CompiledModule).map_err(|e| Error::Compile(format!("{e:#}")))
     }
 }
 
-/// Every host function a module can import: WASI preview 1 and outbound HTTP. This is the one
-/// place the linker is built.
+/// Every host function a module can import: WASI preview 1 (with the calls of `environ.rs` and
+/// `fd_write.rs` in place of wasmtime-wasi's) and outbound HTTP. This is the one place the
+/// linker is built.
 fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
     let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
     wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut State| &mut state.wasi).map_err(link_error)?;
     crate::environ::add_to_linker(linker).map_err(link_error)?;
+    crate::fd_write::add_to_linker(linker).map_err(link_error)?;
     wagi_outbound_http::add_to_linker(linker, |state: &mut State| &mut state.outbound).map_err(link_error)
 }
 

@@ -79,6 +79,11 @@ pub enum Error {
     /// The entrypoint is not exported.
     #[error("the module does not export the entrypoint `{0}`")]
     MissingEntrypoint(String),
+    /// A component was given an entrypoint other than the default; components run `wasi:cli/run`.
+    #[error(
+        "the module is a WASI 0.2 component, which runs its `wasi:cli/run` export; `entrypoint = \"{0}\"` is only for core modules"
+    )]
+    ComponentEntrypoint(String),
     /// The entrypoint is not a function taking and returning nothing.
     #[error("the entrypoint `{name}` must be a function with no parameters and no results, found {found}")]
     EntrypointSignature {

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use wagi_config::DEFAULT_ENTRYPOINT;
 use wagi_outbound_http::{OutboundGrant, OutboundPolicy, OutboundSession};
-use wasmtime::{Extern, ExternType, InstancePre, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::component::ComponentExportIndex;
+use wasmtime::{
+    Engine, Extern, ExternType, InstancePre, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap,
+};
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
@@ -15,7 +19,8 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use crate::argv::for_each_arg;
 use crate::body::ResponseBody;
 use crate::cgi_env::{StaticEnv, for_each_var};
-use crate::engine::{CompiledModule, Observer, Runtime};
+use crate::component;
+use crate::engine::{Compiled, CompiledModule, Observer, Runtime};
 use crate::environ::{Inputs, StringList};
 use crate::error::{CgiError, Error};
 use crate::output::{OutputCapture, Overflow};
@@ -31,14 +36,22 @@ pub(crate) struct State {
     pub(crate) wasi: WasiP1Ctx,
     pub(crate) inputs: Inputs,
     pub(crate) outbound: OutboundSession,
+    /// The request's stdout while fd 1 is still it, for `fd_write`'s fast path.
+    pub(crate) stdout: Option<StdoutPipe>,
     limits: StoreLimits,
 }
 
 impl State {
-    fn new(wasi: WasiP1Ctx, inputs: Inputs, outbound: OutboundSession, limits: &Limits) -> Self {
+    fn new(
+        wasi: WasiP1Ctx,
+        inputs: Inputs,
+        outbound: OutboundSession,
+        stdout: Option<StdoutPipe>,
+        limits: &Limits,
+    ) -> Self {
         let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-        Self { wasi, inputs, outbound, limits }
+        Self { wasi, inputs, outbound, stdout, limits }
     }
 }
 
@@ -101,8 +114,7 @@ impl Default for Limits {
 
 /// A module ready to answer requests for one route: linked once, instantiated per request.
 pub struct Handler {
-    pre: InstancePre<State>,
-    entrypoint: ModuleExport,
+    entry: Entry,
     spec: HandlerSpec,
     static_env: StaticEnv,
     outbound: Arc<OutboundGrant>,
@@ -115,12 +127,42 @@ impl std::fmt::Debug for Handler {
     }
 }
 
+/// What a request instantiates and calls, linked once.
+enum Entry {
+    /// A core module and its entrypoint export.
+    Module { pre: InstancePre<State>, export: ModuleExport },
+    /// A command component and the `run` function of its `wasi:cli/run` export.
+    Component { pre: wasmtime::component::InstancePre<State>, run: ComponentExportIndex },
+}
+
+impl Entry {
+    fn engine(&self) -> &Engine {
+        match self {
+            Self::Module { pre, .. } => pre.module().engine(),
+            Self::Component { pre, .. } => pre.engine(),
+        }
+    }
+}
+
 impl Runtime {
     /// Links `module` for `spec`: checks the entrypoint, resolves imports and merges the static
     /// environment, so a request only has to instantiate.
     pub fn prepare(&self, module: &CompiledModule, spec: HandlerSpec) -> Result<Handler, Error> {
-        let entrypoint = check_entrypoint(module, &spec.entrypoint)?;
-        let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
+        let link_error = |e: wasmtime::Error| Error::Link(format!("{e:#}"));
+        let entry = match &module.0 {
+            Compiled::Module(module) => {
+                let export = check_entrypoint(module, &spec.entrypoint)?;
+                Entry::Module { pre: self.linker.instantiate_pre(module).map_err(link_error)?, export }
+            }
+            Compiled::Component(component) => {
+                if spec.entrypoint != DEFAULT_ENTRYPOINT {
+                    return Err(Error::ComponentEntrypoint(spec.entrypoint.clone()));
+                }
+                let linker = component::linker_for(&self.component_linker, &self.engine, component)?;
+                let pre = linker.instantiate_pre(component).map_err(link_error)?;
+                Entry::Component { pre, run: component::run_export(component, &self.engine)? }
+            }
+        };
         let (static_env, shadowed) = StaticEnv::new(spec.environment.iter().cloned());
         for name in shadowed {
             tracing::warn!(module = %spec.name, variable = %name, "a configured variable cannot replace a CGI variable; ignoring it");
@@ -138,11 +180,11 @@ impl Runtime {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
         let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
-        Ok(Handler { pre, entrypoint, spec, static_env, outbound, observer: self.observer.clone() })
+        Ok(Handler { entry, spec, static_env, outbound, observer: self.observer.clone() })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
-    /// it prints. Its stderr is appended to `stderr_log`.
+    /// it prints. Its stderr is appended to `stderr_log`. Components have no `_routes`.
     pub async fn discover_routes(
         &self,
         module: &CompiledModule,
@@ -150,17 +192,18 @@ impl Runtime {
         stderr_log: &Path,
     ) -> Result<Option<Vec<SubRoute>>, Error> {
         const ROUTES: &str = "_routes";
-        if module.0.get_export(ROUTES).is_none() {
+        let Compiled::Module(module) = &module.0 else { return Ok(None) };
+        if module.get_export(ROUTES).is_none() {
             return Ok(None);
         }
-        let entrypoint = check_entrypoint(module, ROUTES)?;
-        let pre = self.linker.instantiate_pre(&module.0).map_err(|e| Error::Link(format!("{e:#}")))?;
+        let export = check_entrypoint(module, ROUTES)?;
+        let pre = self.linker.instantiate_pre(module).map_err(|e| Error::Link(format!("{e:#}")))?;
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
-        let state = State::new(wasi, Inputs::default(), OutboundSession::new(Arc::new(no_access)), limits);
-        let outcome = match run(&pre, state, &entrypoint, limits, None).await {
+        let state = State::new(wasi, Inputs::default(), OutboundSession::new(Arc::new(no_access)), None, limits);
+        let outcome = match run(&Entry::Module { pre, export }, state, limits, None).await {
             Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -182,6 +225,11 @@ impl Handler {
         &self.spec
     }
 
+    /// Whether this handler runs a WASI 0.2 component rather than a core module.
+    pub fn is_component(&self) -> bool {
+        matches!(self.entry, Entry::Component { .. })
+    }
+
     /// Runs the module for one request and answers once its CGI header block is complete:
     /// from memory when it ends soon, else streaming the rest of its stdout (see
     /// [`ResponseOptions`]). `slot` is held until the module has ended, so a bound on slots
@@ -193,14 +241,17 @@ impl Handler {
     ) -> Result<http::Response<ResponseBody>, CgiError> {
         let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
-        let wasi = self.wasi_context(request, stdout, &stderr)?;
+        let wasi = self.wasi_context(request, stdout.clone(), &stderr)?;
         let outbound = OutboundSession::new(Arc::clone(&self.outbound));
-        let state = State::new(wasi, self.inputs(request), outbound, &self.spec.limits);
+        // Core modules read argv and the environment through `environ.rs`; components through
+        // WASI 0.2, from the context.
+        let inputs = if self.is_component() { Inputs::default() } else { self.inputs(request) };
+        let state = State::new(wasi, inputs, outbound, Some(stdout), &self.spec.limits);
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
             let spec = &handler.spec;
             let observer = handler.observer.as_deref();
-            let outcome = run(&handler.pre, state, &handler.entrypoint, &spec.limits, observer).await;
+            let outcome = run(&handler.entry, state, &spec.limits, observer).await;
             drop(slot);
             handler.log_stderr(&stderr).await;
             // A guest whose write failed at the limit may trap on it; the limit is the cause.
@@ -224,8 +275,8 @@ impl Handler {
         Inputs { args, environ }
     }
 
-    /// The WASI context with the module's stdio and volumes; argv and the environment are in
-    /// [`Inputs`].
+    /// The WASI context with the module's stdio and volumes. A core module's argv and
+    /// environment are in [`Inputs`]; a component's are in the context.
     fn wasi_context(
         &self,
         request: &CgiRequest,
@@ -234,6 +285,14 @@ impl Handler {
     ) -> Result<WasiP1Ctx, CgiError> {
         let mut builder = WasiCtxBuilder::new();
         builder.stdout(stdout).stderr(stderr.clone());
+        if self.is_component() {
+            for_each_arg(self.spec.argv_template.as_deref(), &request.raw_path, request.query.as_deref(), |arg| {
+                builder.arg(arg);
+            });
+            for_each_var(request, &self.static_env, |name, value| {
+                builder.env(name, value);
+            });
+        }
         match &request.body {
             RequestBody::Full(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
             RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),
@@ -267,31 +326,46 @@ impl Handler {
     }
 }
 
-/// Instantiates and calls `entrypoint` with a deadline, yielding to other tasks every epoch.
-async fn run(
-    pre: &InstancePre<State>,
-    state: State,
-    entrypoint: &ModuleExport,
-    limits: &Limits,
-    observer: Option<&dyn Observer>,
-) -> Result<(), CgiError> {
-    let mut store = Store::new(pre.module().engine(), state);
+/// Instantiates and calls `entry` with a deadline, yielding to other tasks every epoch.
+async fn run(entry: &Entry, state: State, limits: &Limits, observer: Option<&dyn Observer>) -> Result<(), CgiError> {
+    let mut store = Store::new(entry.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
     let started = Instant::now();
-    let call = async {
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| CgiError::Instantiate(format!("{e:#}")))?;
+    let instantiated = |observer: Option<&dyn Observer>| {
         if let Some(observer) = observer {
             observer.instantiated(started.elapsed());
         }
-        // `prepare` checked that the export is a function without parameters or results.
-        let func = instance
-            .get_module_export(&mut store, entrypoint)
-            .and_then(Extern::into_func)
-            .ok_or_else(|| CgiError::Instantiate("the entrypoint is not a function".to_owned()))?;
-        func.call_async(&mut store, &[], &mut []).await.or_else(classify)
+    };
+    let instantiate_error = |e: wasmtime::Error| CgiError::Instantiate(format!("{e:#}"));
+    let call = async {
+        match entry {
+            Entry::Module { pre, export } => {
+                let instance = pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
+                instantiated(observer);
+                // `prepare` checked that the export is a function without parameters or results.
+                let func = instance
+                    .get_module_export(&mut store, export)
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| CgiError::Instantiate("the entrypoint is not a function".to_owned()))?;
+                func.call_async(&mut store, &[], &mut []).await.or_else(classify)
+            }
+            Entry::Component { pre, run } => {
+                let instance = pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
+                instantiated(observer);
+                let func = instance
+                    .get_typed_func::<(), (Result<(), ()>,)>(&mut store, run)
+                    .map_err(|e| CgiError::Instantiate(format!("`wasi:cli/run`: {e:#}")))?;
+                match func.call_async(&mut store, ()).await {
+                    Ok((Ok(()),)) => Ok(()),
+                    // `run` returning its error is the same failure as exiting with 1.
+                    Ok((Err(()),)) => Err(CgiError::Exit(1)),
+                    Err(error) => classify(error),
+                }
+            }
+        }
     };
     let mut call = std::pin::pin!(call);
     // Most modules end within their first poll; only one still running needs a timer for its
@@ -316,10 +390,10 @@ fn classify(error: wasmtime::Error) -> Result<(), CgiError> {
 
 /// Checks that `name` is a function without parameters or results, and returns its index for
 /// finding it in each instance without a lookup by name.
-fn check_entrypoint(module: &CompiledModule, name: &str) -> Result<ModuleExport, Error> {
-    match module.0.get_export(name) {
+fn check_entrypoint(module: &Module, name: &str) -> Result<ModuleExport, Error> {
+    match module.get_export(name) {
         Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {
-            module.0.get_export_index(name).ok_or_else(|| Error::MissingEntrypoint(name.to_owned()))
+            module.get_export_index(name).ok_or_else(|| Error::MissingEntrypoint(name.to_owned()))
         }
         Some(ExternType::Func(func)) => {
             Err(Error::EntrypointSignature { name: name.to_owned(), found: format!("{func}") })

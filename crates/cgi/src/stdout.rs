@@ -13,11 +13,15 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p1::types::Errno;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 /// Chunks in flight between the guest and the client. WASI preview 1 writes stdout in pieces of
-/// at most 4 KiB, so this holds up to 64 KiB per request.
+/// at most [`CHUNK_BYTES`], so this holds up to 64 KiB per request.
 const PIPE_CHUNKS: usize = 16;
+
+/// The largest chunk a WASI preview 1 write puts in the pipe.
+pub(crate) const CHUNK_BYTES: usize = 4 << 10;
 
 /// The writing end, given to the guest's WASI context as stdout. Every clone is a writer; the
 /// reader sees the end of the output once all of them are gone.
@@ -75,15 +79,26 @@ impl Shared {
         self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues `chunk` for the reader, unless nobody reads any more or it would pass the limit.
-    fn push(&self, chunk: Bytes) -> Result<(), Refused> {
+    /// Queues `chunk` for the reader, unless nobody reads any more. Past the limit, only the
+    /// bytes below it are queued, and the refusal says how many that was.
+    fn push(&self, mut chunk: Bytes) -> Result<(), Refused> {
         let reader = {
             let mut pipe = self.pipe();
             if pipe.reader_gone {
                 return Err(Refused::ReaderGone);
             }
-            self.limit.accept(chunk.len()).map_err(|_| Refused::OverLimit)?;
-            pipe.chunks.push_back(chunk);
+            let len = chunk.len();
+            let accepted = self.limit.reserve(len);
+            chunk.truncate(accepted);
+            if !chunk.is_empty() {
+                pipe.chunks.push_back(chunk);
+            }
+            if accepted < len {
+                let reader = pipe.reader.take();
+                drop(pipe);
+                wake(reader);
+                return Err(Refused::OverLimit { accepted });
+            }
             pipe.reader.take()
         };
         wake(reader);
@@ -91,10 +106,13 @@ impl Shared {
     }
 }
 
-/// Why a chunk was not queued.
+/// Why a chunk was not queued whole.
 enum Refused {
     ReaderGone,
-    OverLimit,
+    /// The limit took only the first `accepted` bytes.
+    OverLimit {
+        accepted: usize,
+    },
 }
 
 /// The byte limit on a module's stdout, shared by every clone of the pipe.
@@ -115,13 +133,16 @@ impl OutputLimit {
         self.limit
     }
 
-    fn accept(&self, len: usize) -> Result<(), StreamError> {
-        let total = self.written.fetch_add(len, Ordering::Relaxed).saturating_add(len);
-        if total > self.limit {
+    /// Counts up to `len` more bytes against the limit and returns how many it took; taking
+    /// fewer marks the output as overflowed. Only the guest writes, one write at a time.
+    fn reserve(&self, len: usize) -> usize {
+        let written = self.written.load(Ordering::Relaxed);
+        let accepted = len.min(self.limit.saturating_sub(written));
+        self.written.store(written + accepted, Ordering::Relaxed);
+        if accepted < len {
             self.overflowed.store(true, Ordering::Relaxed);
-            return Err(StreamError::Closed);
         }
-        Ok(())
+        accepted
     }
 }
 
@@ -132,6 +153,20 @@ impl StdoutPipe {
         let pipe = Pipe { writers: 1, ..Pipe::default() };
         let shared = Arc::new(Shared { pipe: Mutex::new(pipe), limit: Arc::clone(&limit) });
         (Self { shared: Arc::clone(&shared) }, StdoutReader { shared }, limit)
+    }
+}
+
+impl StdoutPipe {
+    /// Queues `chunk` once there is room, the way a blocking `write` would: the bytes taken, or
+    /// those taken before the limit or a departed reader stopped the write, with the errno.
+    pub(crate) async fn send(&self, chunk: Bytes) -> Result<usize, (usize, Errno)> {
+        poll_fn(|cx| self.shared.pipe().poll_room(cx)).await;
+        let len = chunk.len();
+        match self.shared.push(chunk) {
+            Ok(()) => Ok(len),
+            Err(Refused::ReaderGone) => Err((0, Errno::Pipe)),
+            Err(Refused::OverLimit { accepted }) => Err((accepted, Errno::Fbig)),
+        }
     }
 }
 
@@ -272,7 +307,7 @@ impl AsyncWrite for AsyncStdout {
         Poll::Ready(match writer.shared.push(Bytes::copy_from_slice(buf)) {
             Ok(()) => Ok(buf.len()),
             Err(Refused::ReaderGone) => Err(closed()),
-            Err(Refused::OverLimit) => Err(io::Error::other("output limit reached")),
+            Err(Refused::OverLimit { .. }) => Err(io::Error::other("output limit reached")),
         })
     }
 

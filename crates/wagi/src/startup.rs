@@ -14,7 +14,7 @@ use wagi_cgi::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
     ResponseOptions, Runtime, VolumeSpec,
 };
-use wagi_config::{AllowedHosts, Config, Diagnostics, ModuleEntry, RoutePattern};
+use wagi_config::{AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostics, ModuleEntry, RoutePattern};
 use wagi_loader::{
     BindleOptions, BindleSource, ContentCache, Digest, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions,
 };
@@ -125,6 +125,7 @@ impl Startup {
         let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
         let names: Vec<String> = config.modules.iter().map(module_name).collect();
         let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics, false).await?;
+        check_component_entries(&config, &modules, &compiled)?;
 
         let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
         let mut routes = Vec::new();
@@ -187,6 +188,29 @@ impl Startup {
         summary.sort_by_key(|(route, _, _)| order.get(route).copied().unwrap_or(usize::MAX));
         Ok(Loaded { table, summary })
     }
+}
+
+/// An `entrypoint` other than the default exists only for core modules: a component always runs
+/// its `wasi:cli/run` export.
+fn check_component_entries(
+    config: &Config,
+    modules: &[LoadedModule],
+    compiled: &HashMap<Digest, (String, CompiledModule, ArtifactOrigin)>,
+) -> Result<()> {
+    let errors: Vec<_> = config
+        .modules
+        .iter()
+        .zip(modules)
+        .filter(|(entry, module)| entry.entrypoint != DEFAULT_ENTRYPOINT && compiled[&module.digest].1.is_component())
+        .map(|(entry, _)| {
+            let message = format!(
+                "`entrypoint = \"{}\"` is only for core modules; this module is a WASI 0.2 component, which runs its `wasi:cli/run` export",
+                entry.entrypoint
+            );
+            config.error_at(entry.module_location, Some(format!("module `{}`", entry.route)), message)
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(ConfigError(Diagnostics(errors)).into()) }
 }
 
 pub(crate) fn usage(message: &str) -> anyhow::Error {

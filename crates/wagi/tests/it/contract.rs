@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::support::{Site, entry, fixture_text, read_response};
+use crate::support::{Site, entry, fixture_text, read_response, sha256_hex};
 
 #[test]
 fn worked_example_environment_argv_and_stdin() {
@@ -160,4 +160,24 @@ fn module_stderr_is_appended_to_the_route_log() {
         server.log_dir.join("3b45426f3a69c7f982c999d4c2db97d34b7a08f307fda75871fa28e57923204b").join("module.stderr");
     let content = std::fs::read(&log).expect("stderr log");
     assert_eq!(content, b"Content-Type: application/octet-stream\n\noops");
+}
+
+#[test]
+fn every_iovec_of_a_write_arrives_on_stdout_stderr_and_in_a_file() {
+    let site = Site::new();
+    site.fixture("gathered.wat");
+    std::fs::create_dir(site.path("out")).expect("volume dir");
+    let toml = format!("{}volumes = {{ \"/\" = \"out\" }}\n", entry("/gathered", "gathered.wat"));
+    let server = site.serve(&toml, &[]);
+
+    let response = server.get("/gathered");
+    // Each count is the sum of that call's iovecs: 6 + 0 + 6, 7 + 0 + 7, 25 + 1 + 0 + 7 + 7.
+    assert_eq!((response.status, response.text().as_str()), (200, "body-a body-b\nstderr 12 file 14 stdout 40\n"));
+    let file = std::fs::read_to_string(site.path("out/gathered.txt")).expect("gathered.txt");
+    assert_eq!(file, "file-a file-b\n");
+    // After `fd_renumber` put a file on fd 1, writes to fd 1 go to that file.
+    let moved = std::fs::read_to_string(site.path("out/moved.txt")).expect("moved.txt");
+    assert_eq!(moved, "into the file\n");
+    let log = server.log_dir.join(sha256_hex(b"/gathered")).join("module.stderr");
+    assert_eq!(std::fs::read_to_string(log).expect("stderr log"), "err-a err-b\n");
 }

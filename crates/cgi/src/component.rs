@@ -1,0 +1,114 @@
+//! WASI 0.2 command components as CGI handlers: telling a component from a core module, the
+//! component linker, stubs for the imports wagi does not provide, and the `wasi:cli/run` export.
+//!
+//! A component gets the same request as a core module, through WASI 0.2's interfaces instead of
+//! preview 1's calls: the store's state and its WASI context are the same type, so stdio,
+//! volumes and every limit are shared with the core-module path in `handler.rs`.
+
+use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceType};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+
+use crate::error::Error;
+use crate::handler::State;
+
+/// The WASI 0.2 packages that `wasmtime_wasi::p2::add_to_linker_async` provides. An import from
+/// any other package is stubbed with a function that traps when called.
+const PROVIDED_PACKAGES: &[&str] =
+    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
+
+/// The export a command component runs, without its version: any `0.2.x` is accepted.
+const RUN_INTERFACE: &str = "wasi:cli/run@0.2.";
+
+/// Whether `wasm` is a component in the binary format, as opposed to a core module: the two
+/// share the magic number and differ in the layer field that follows the version.
+pub(crate) fn is_component(wasm: &[u8]) -> bool {
+    wasm.starts_with(b"\0asm") && wasm.get(6..8) == Some(&[0x01, 0x00])
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.ctx()
+    }
+}
+
+/// The linker every component starts from: all of WASI 0.2 that wasmtime-wasi implements.
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+    Ok(linker)
+}
+
+/// A copy of `base` in which every import of `component` from a package wagi does not provide
+/// is a function that traps, naming the import, when called. Toolchains import more than a
+/// program uses (componentize-js imports `wasi:http` even for hello-world), and such a
+/// component must still instantiate.
+pub(crate) fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> Result<Linker<State>, Error> {
+    let mut linker = base.clone();
+    let link_error = |e: wasmtime::Error| Error::Link(format!("{e:#}"));
+    for (name, import) in component.component_type().imports(engine) {
+        let package = name.split('/').next().unwrap_or(name);
+        if PROVIDED_PACKAGES.contains(&package) {
+            continue;
+        }
+        match import.ty {
+            ComponentItem::ComponentInstance(instance) => {
+                let mut stubs = linker.instance(name).map_err(link_error)?;
+                for (item, export) in instance.exports(engine) {
+                    match export.ty {
+                        ComponentItem::ComponentFunc(_) => {
+                            let called = format!("{name}#{item}");
+                            stubs.func_new(item, move |_, _, _, _| Err(unprovided(&called))).map_err(link_error)?;
+                        }
+                        ComponentItem::Resource(_) => {
+                            stubs
+                                .resource(item, ResourceType::host::<Unprovided>(), |_, _| Ok(()))
+                                .map_err(link_error)?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            ComponentItem::ComponentFunc(_) => {
+                let called = name.to_owned();
+                linker.root().func_new(name, move |_, _, _, _| Err(unprovided(&called))).map_err(link_error)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(linker)
+}
+
+/// The host type behind stubbed resources; no value of it is ever made.
+struct Unprovided;
+
+fn unprovided(import: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("the component called `{import}`, which wagi does not provide"))
+}
+
+/// The `run` function of the component's `wasi:cli/run@0.2.x` export.
+pub(crate) fn run_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, Error> {
+    let component_type = component.component_type();
+    let interface = component_type
+        .exports(engine)
+        .map(|(name, _)| name)
+        .find(|name| name.starts_with(RUN_INTERFACE))
+        .ok_or_else(|| Error::MissingEntrypoint("wasi:cli/run".to_owned()))?;
+    let instance = component.get_export_index(None, interface);
+    component
+        .get_export_index(instance.as_ref(), "run")
+        .ok_or_else(|| Error::MissingEntrypoint(format!("{interface}#run")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_component;
+
+    #[test]
+    fn components_are_told_from_modules_by_their_layer() {
+        assert!(!is_component(b"\0asm\x01\0\0\0"));
+        assert!(is_component(b"\0asm\x0d\0\x01\0"));
+        assert!(!is_component(b"\0asm"));
+    }
+}
