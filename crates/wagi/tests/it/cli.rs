@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::Site;
+use crate::support::{Site, component};
 
 pub(crate) fn check(case: &str, site: &Site, args: &[&str]) {
     let output =
@@ -88,4 +88,11 @@ fn missing_config_file() {
 fn invalid_environment_key() {
     let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\nenvironment = { \"A B\" = \"x\" }\n");
     check("invalid_environment_key", &site, &["check", "-c", "modules.toml"]);
+}
+
+#[test]
+fn an_entrypoint_on_a_component() {
+    let site = site_with("[[module]]\nroute = \"/run\"\nmodule = \"run.wat\"\nentrypoint = \"main\"\n");
+    site.write("run.wat", component(b"", "(i32.const 0)"));
+    check("component_entrypoint", &site, &["check", "-c", "modules.toml"]);
 }

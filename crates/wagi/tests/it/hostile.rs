@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, Site, Then, entry, printer};
+use crate::support::{Server, Site, Then, component, entry, printer};
 
 const WRITE: &str =
     r#"(import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))"#;
@@ -104,6 +104,64 @@ fn hostile_modules_get_their_documented_status() {
     assert!(total <= 3 << 20, "stderr logs hold {total} bytes");
     let rss = rss_kib(&server);
     assert!(rss < 512 * 1024, "server RSS is {rss} KiB");
+}
+
+#[test]
+fn hostile_components_get_the_statuses_of_modules_while_health_answers() {
+    let site = Site::new();
+    let hello = b"Content-Type: text/plain\n\nhello";
+    let print = format!("(drop (call $print (i32.const 1024) (i32.const {})))", hello.len());
+    let flood = "(local $n i32) (block $done (loop $again
+        (br_if $done (i32.ge_u (local.get $n) (i32.const 1600)))
+        (br_if $done (call $print (i32.const 1024) (i32.const 65536)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $again))) (i32.const 0)";
+    let cases: Vec<(&str, String, &str, u16)> = vec![
+        ("loop", component(b"", "(loop (br 0)) (i32.const 0)"), "timeout = \"1s\"\n", 504),
+        (
+            "grow",
+            component(b"", "(loop (br_if 0 (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (i32.const 0)"),
+            "max_memory = \"16MiB\"\n",
+            500,
+        ),
+        ("stdout_flood", component(&[0; 65536], flood), "", 502),
+        ("trap", component(hello, &format!("{print} unreachable")), "", 500),
+        // `run` returning its error, and `exit` with an error, fail like `proc_exit(1)`.
+        ("run_error", component(hello, &format!("{print} (i32.const 1)")), "", 500),
+        ("exit_error", component(hello, &format!("{print} (call $exit (i32.const 1)) (i32.const 0)")), "", 500),
+        ("exit_ok", component(hello, &format!("{print} (call $exit (i32.const 0)) (i32.const 0)")), "", 200),
+        ("hello", component(hello, &format!("{print} (i32.const 0)")), "", 200),
+    ];
+    let mut toml = String::new();
+    for (name, wat, extra, _) in &cases {
+        site.write(&format!("{name}.wat"), wat);
+        toml.push_str(&format!("{}{extra}\n", entry(&format!("/{name}"), &format!("{name}.wat"))));
+    }
+    let server = site.serve(&toml, &[]);
+    for (name, _, _, status) in &cases {
+        let addr = server.addr;
+        let path = format!("/{name}");
+        let request = std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+            stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+            let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).expect("send");
+            crate::support::read_response(&mut stream, false)
+        });
+        let mut answered_meanwhile = 0;
+        while !request.is_finished() {
+            assert_eq!(server.get("/healthz").status, 200, "/healthz during /{name}");
+            answered_meanwhile += 1;
+        }
+        let response = request.join().expect("request thread");
+        assert_eq!(response.status, *status, "/{name}: {}", response.text());
+        if *name == "loop" {
+            assert!(answered_meanwhile > 0, "/healthz was not asked while /loop ran");
+        }
+        if *status == 200 {
+            assert_eq!(response.text(), "hello", "/{name}");
+        }
+    }
 }
 
 #[test]

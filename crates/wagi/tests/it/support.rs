@@ -91,6 +91,16 @@ pub(crate) fn printer(output: &[u8], then: Then) -> String {
     )
 }
 
+/// A WASI 0.2 command component (`wat/component.wat`) with `data` at offset 1024 of its memory,
+/// whose `wasi:cli/run` runs `run` (core WAT that may call `$print` and `$exit`, and returns 0).
+pub(crate) fn component(data: &[u8], run: &str) -> String {
+    let escaped: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
+    fixture_text("component.wat")
+        .replace("{{PAGES}}", &((1024 + data.len()) / 65536 + 1).to_string())
+        .replace("{{DATA}}", &escaped)
+        .replace("{{RUN}}", run)
+}
+
 /// A running `wagi`; killed by its process id when dropped.
 pub(crate) struct Server {
     child: Option<Child>,
