@@ -41,6 +41,12 @@ impl ArtifactCache {
         Self { dir: dir.into() }
     }
 
+    /// Whether code compiled by `runtime`'s engine for `module_key` is stored here (it may
+    /// still turn out unusable when loaded).
+    pub fn holds(&self, runtime: &Runtime, module_key: &str) -> bool {
+        self.path_for(&runtime.engine, module_key).is_file()
+    }
+
     fn path_for(&self, engine: &Engine, module_key: &str) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -8,6 +8,7 @@
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceType};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::error::Error;
@@ -47,6 +48,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
 pub(crate) fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> Result<Linker<State>, Error> {
     let mut linker = base.clone();
     let link_error = |e: wasmtime::Error| Error::Link(format!("{e:#}"));
+    let shared = shared_resources(component, engine);
     for (name, import) in component.component_type().imports(engine) {
         let package = name.split('/').next().unwrap_or(name);
         if PROVIDED_PACKAGES.contains(&package) {
@@ -61,10 +63,14 @@ pub(crate) fn linker_for(base: &Linker<State>, engine: &Engine, component: &Comp
                             let called = format!("{name}#{item}");
                             stubs.func_new(item, move |_, _, _, _| Err(unprovided(&called))).map_err(link_error)?;
                         }
-                        ComponentItem::Resource(_) => {
-                            stubs
-                                .resource(item, ResourceType::host::<Unprovided>(), |_, _| Ok(()))
-                                .map_err(link_error)?;
+                        // A resource another interface defines (`use wasi:io/streams.{input-stream}`)
+                        // must be that interface's; one of its own is a placeholder.
+                        ComponentItem::Resource(resource) => {
+                            let host = shared
+                                .iter()
+                                .find(|(imported, _)| *imported == resource)
+                                .map_or_else(ResourceType::host::<Unprovided>, |(_, host)| *host);
+                            stubs.resource(item, host, |_, _| Ok(())).map_err(link_error)?;
                         }
                         _ => {}
                     }
@@ -78,6 +84,30 @@ pub(crate) fn linker_for(base: &Linker<State>, engine: &Engine, component: &Comp
         }
     }
     Ok(linker)
+}
+
+/// The resources of `wasi:io` that the component imports, each with the host type that
+/// wasmtime-wasi implements it with. Interfaces wagi does not provide use them too
+/// (`wasi:http/types` uses streams, pollables and errors), and their stubs must agree.
+fn shared_resources(component: &Component, engine: &Engine) -> Vec<(ResourceType, ResourceType)> {
+    let host_type = |interface: &str, resource: &str| match (interface, resource) {
+        ("wasi:io/poll", "pollable") => Some(ResourceType::host::<DynPollable>()),
+        ("wasi:io/streams", "input-stream") => Some(ResourceType::host::<DynInputStream>()),
+        ("wasi:io/streams", "output-stream") => Some(ResourceType::host::<DynOutputStream>()),
+        ("wasi:io/error", "error") => Some(ResourceType::host::<wasmtime::Error>()),
+        _ => None,
+    };
+    let mut shared = Vec::new();
+    for (name, import) in component.component_type().imports(engine) {
+        let interface = name.split('@').next().unwrap_or(name);
+        let ComponentItem::ComponentInstance(instance) = import.ty else { continue };
+        for (item, export) in instance.exports(engine) {
+            if let (ComponentItem::Resource(imported), Some(host)) = (export.ty, host_type(interface, item)) {
+                shared.push((imported, host));
+            }
+        }
+    }
+    shared
 }
 
 /// The host type behind stubbed resources; no value of it is ever made.
