@@ -67,6 +67,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
 
 /// `fd_write` (no `offset`) or `fd_pwrite`: writes the iovecs at `iovs` and stores the number of
 /// bytes written at `nwritten`.
+// compat(deislabs/wagi): every iovec is written, as the original's wasi-common did.
 async fn write(
     caller: &mut Caller<'_, State>,
     fd: i32,
