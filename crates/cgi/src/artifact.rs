@@ -65,12 +65,12 @@ impl Runtime {
     ) -> Result<(CompiledModule, ArtifactOrigin), Error> {
         let path = cache.path_for(&self.engine, module_key);
         match load(&self.engine, &path) {
-            Ok(Some(compiled)) => return Ok((CompiledModule(compiled), ArtifactOrigin::Cache)),
+            Ok(Some(code)) => return Ok((CompiledModule::new(code, wasm), ArtifactOrigin::Cache)),
             Ok(None) => {}
             Err(reason) => tracing::warn!(path = %path.display(), %reason, "recompiling an unusable artifact"),
         }
         let module = self.compile(wasm)?;
-        let serialized = match &module.0 {
+        let serialized = match &module.code {
             Compiled::Module(module) => module.serialize(),
             Compiled::Component(component) => component.serialize(),
         };

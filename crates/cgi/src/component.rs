@@ -117,6 +117,30 @@ fn unprovided(import: &str) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the component called `{import}`, which wagi does not provide"))
 }
 
+/// How many pool slots one instance of `component` takes: the most of its core instances, its
+/// memories and its tables. A componentize-py app is half a dozen core instances.
+pub(crate) fn pool_slots(component: &Component, wasm: &[u8]) -> u32 {
+    let resources = component.resources_required();
+    let memories = resources.as_ref().map_or(1, |r| r.num_memories);
+    let tables = resources.as_ref().map_or(1, |r| r.num_tables);
+    core_instances(wasm).max(memories).max(tables).max(1)
+}
+
+/// The core instances a component creates: every `instantiate` in its core instance sections,
+/// nested components included. Bytes that do not parse count as one; compiling them failed.
+fn core_instances(wasm: &[u8]) -> u32 {
+    let mut count = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::InstanceSection(section)) = payload else { continue };
+        for instance in section.into_iter().flatten() {
+            if matches!(instance, wasmparser::Instance::Instantiate { .. }) {
+                count += 1;
+            }
+        }
+    }
+    count.max(1)
+}
+
 /// The `run` function of the component's `wasi:cli/run@0.2.x` export.
 pub(crate) fn run_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, Error> {
     let component_type = component.component_type();

@@ -44,7 +44,11 @@ impl Default for EngineOptions {
 
 /// A compiled core module or WASI 0.2 component, shareable across threads and handlers.
 #[derive(Clone, Debug)]
-pub struct CompiledModule(pub(crate) Compiled);
+pub struct CompiledModule {
+    pub(crate) code: Compiled,
+    /// How many of the pool's instances, memories or tables one instance of it takes at most.
+    pub(crate) pool_slots: u32,
+}
 
 /// What a [`CompiledModule`] holds; which one is read from the bytes, never configured.
 #[derive(Clone, Debug)]
@@ -54,9 +58,18 @@ pub(crate) enum Compiled {
 }
 
 impl CompiledModule {
+    /// Wraps compiled `code`; `wasm` is the binary it was compiled from.
+    pub(crate) fn new(code: Compiled, wasm: &[u8]) -> Self {
+        let pool_slots = match &code {
+            Compiled::Module(_) => 1,
+            Compiled::Component(component) => crate::component::pool_slots(component, wasm),
+        };
+        Self { code, pool_slots }
+    }
+
     /// Whether this is a WASI 0.2 component rather than a core module.
     pub fn is_component(&self) -> bool {
-        matches!(self.0, Compiled::Component(_))
+        matches!(self.code, Compiled::Component(_))
     }
 }
 
@@ -73,6 +86,7 @@ pub struct Runtime {
     pub(crate) observer: Option<Arc<dyn Observer>>,
     pooling: bool,
     max_memory: u64,
+    pub(crate) max_instances: u32,
     _ticker: EpochTicker,
 }
 
@@ -118,6 +132,7 @@ impl Runtime {
             observer: None,
             pooling,
             max_memory: options.max_memory,
+            max_instances: options.max_instances,
             _ticker: ticker,
         })
     }
@@ -144,7 +159,7 @@ impl Runtime {
         } else {
             Module::new(&self.engine, wasm).map(Compiled::Module)
         };
-        compiled.map(CompiledModule).map_err(|e| Error::Compile(format!("{e:#}")))
+        compiled.map(|code| CompiledModule::new(code, wasm)).map_err(|e| Error::Compile(format!("{e:#}")))
     }
 }
 

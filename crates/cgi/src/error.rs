@@ -84,6 +84,16 @@ pub enum Error {
         "the module is a WASI 0.2 component, which runs its `wasi:cli/run` export; `entrypoint = \"{0}\"` is only for core modules"
     )]
     ComponentEntrypoint(String),
+    /// One instance needs more pool slots than the pool has.
+    #[error(
+        "one instance of the module needs {needed} instances, memories or tables at once, but the pool has {pool}; raise --max-instances"
+    )]
+    PoolTooSmall {
+        /// The slots one instance takes.
+        needed: u32,
+        /// The pool's size.
+        pool: u32,
+    },
     /// The entrypoint is not a function taking and returning nothing.
     #[error("the entrypoint `{name}` must be a function with no parameters and no results, found {found}")]
     EntrypointSignature {

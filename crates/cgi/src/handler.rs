@@ -115,6 +115,7 @@ impl Default for Limits {
 /// A module ready to answer requests for one route: linked once, instantiated per request.
 pub struct Handler {
     entry: Entry,
+    pool_slots: u32,
     spec: HandlerSpec,
     static_env: StaticEnv,
     outbound: Arc<OutboundGrant>,
@@ -149,7 +150,10 @@ impl Runtime {
     /// environment, so a request only has to instantiate.
     pub fn prepare(&self, module: &CompiledModule, spec: HandlerSpec) -> Result<Handler, Error> {
         let link_error = |e: wasmtime::Error| Error::Link(format!("{e:#}"));
-        let entry = match &module.0 {
+        if module.pool_slots > self.max_instances {
+            return Err(Error::PoolTooSmall { needed: module.pool_slots, pool: self.max_instances });
+        }
+        let entry = match &module.code {
             Compiled::Module(module) => {
                 let export = check_entrypoint(module, &spec.entrypoint)?;
                 Entry::Module { pre: self.linker.instantiate_pre(module).map_err(link_error)?, export }
@@ -180,7 +184,8 @@ impl Runtime {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
         let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
-        Ok(Handler { entry, spec, static_env, outbound, observer: self.observer.clone() })
+        let pool_slots = module.pool_slots;
+        Ok(Handler { entry, pool_slots, spec, static_env, outbound, observer: self.observer.clone() })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -192,7 +197,7 @@ impl Runtime {
         stderr_log: &Path,
     ) -> Result<Option<Vec<SubRoute>>, Error> {
         const ROUTES: &str = "_routes";
-        let Compiled::Module(module) = &module.0 else { return Ok(None) };
+        let Compiled::Module(module) = &module.code else { return Ok(None) };
         if module.get_export(ROUTES).is_none() {
             return Ok(None);
         }
@@ -223,6 +228,13 @@ impl Handler {
     /// What this handler was prepared from.
     pub fn spec(&self) -> &HandlerSpec {
         &self.spec
+    }
+
+    /// How many of the instance pool's slots one request takes: 1 for a core module, more for a
+    /// component made of several core instances. Admitting requests by this weight keeps the
+    /// pool from running out.
+    pub fn pool_slots(&self) -> u32 {
+        self.pool_slots
     }
 
     /// Whether this handler runs a WASI 0.2 component rather than a core module.

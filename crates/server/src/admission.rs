@@ -7,9 +7,10 @@ use std::time::Duration;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Lets at most `running` requests run modules at once; up to `queue` more wait for a slot, each
-/// for at most `wait`. Anything beyond is turned away at once, so overload sheds load instead of
-/// exhausting the instance pool or memory.
+/// Lets modules take at most `running` slots at once (a core module takes one, a component one
+/// per core instance it creates, see `Handler::pool_slots`); up to `queue` more requests wait for
+/// their slots, each for at most `wait`. Anything beyond is turned away at once, so overload
+/// sheds load instead of exhausting the instance pool or memory.
 #[derive(Debug)]
 pub(crate) struct Admission {
     slots: Arc<Semaphore>,
@@ -21,7 +22,7 @@ pub(crate) struct Admission {
     queued_gauge: Gauge,
 }
 
-/// A slot to run one module; released when dropped.
+/// The slots to run one module; released when dropped.
 #[derive(Debug)]
 pub(crate) struct Slot {
     _permit: OwnedSemaphorePermit,
@@ -52,9 +53,9 @@ impl Admission {
         Slot { _permit: permit, running: self.running_gauge.clone() }
     }
 
-    /// Waits for a slot; `None` when the queue is full or the wait timed out.
-    pub(crate) async fn admit(&self) -> Option<Slot> {
-        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+    /// Waits for `slots` slots; `None` when the queue is full or the wait timed out.
+    pub(crate) async fn admit(&self, slots: u32) -> Option<Slot> {
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_many_owned(slots) {
             return Some(self.slot(permit));
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
@@ -62,7 +63,7 @@ impl Admission {
             return None;
         }
         self.queued_gauge.inc();
-        let permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned()).await;
+        let permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_many_owned(slots)).await;
         self.queued_gauge.dec();
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         match permit {
@@ -79,13 +80,25 @@ mod tests {
     #[tokio::test]
     async fn excess_requests_queue_then_are_turned_away() {
         let admission = Admission::new(1, 1, Duration::from_millis(50), (Gauge::default(), Gauge::default()));
-        let first = admission.admit().await.expect("a free slot");
+        let first = admission.admit(1).await.expect("a free slot");
         assert_eq!(admission.running_gauge.get(), 1);
         // The queue has room for one waiter, which times out because the slot stays taken.
-        assert!(admission.admit().await.is_none());
+        assert!(admission.admit(1).await.is_none());
         assert_eq!(admission.queued_gauge.get(), 0);
         drop(first);
         assert_eq!(admission.running_gauge.get(), 0);
-        assert!(admission.admit().await.is_some());
+        assert!(admission.admit(1).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_request_takes_as_many_slots_as_its_module_needs() {
+        let admission = Admission::new(4, 1, Duration::from_millis(50), (Gauge::default(), Gauge::default()));
+        let component = admission.admit(3).await.expect("three free slots");
+        // One slot is left: a request that needs two waits and times out, one that needs one runs.
+        assert!(admission.admit(2).await.is_none());
+        let module = admission.admit(1).await.expect("the last slot");
+        assert_eq!(admission.running_gauge.get(), 2);
+        drop((component, module));
+        assert!(admission.admit(4).await.is_some());
     }
 }

@@ -99,7 +99,7 @@ async fn answer(
         pattern: Arc::clone(&route.label),
     };
     let method = request.method().clone();
-    let result = match state.admission.admit().await {
+    let result = match state.admission.admit(route.handler.pool_slots()).await {
         Some(slot) => run(request, route, matched, state, remote, slot).await,
         None => Err(RequestError::Busy),
     };

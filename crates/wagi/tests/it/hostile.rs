@@ -327,6 +327,35 @@ fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
     assert_eq!(server.get("/hello").status, 200, "the slot is free again");
 }
 
+#[test]
+fn components_made_of_several_instances_wait_for_the_pool_instead_of_failing() {
+    let site = Site::new();
+    // Two core instances (its memory's and its code's); a busy loop keeps each request running.
+    let hello = b"Content-Type: text/plain\n\nhello";
+    let run = format!(
+        "(local $n i32) (loop $spin (local.set $n (i32.add (local.get $n) (i32.const 1)))
+           (br_if $spin (i32.lt_u (local.get $n) (i32.const 20000000))))
+         (drop (call $print (i32.const 1024) (i32.const {}))) (i32.const 0)",
+        hello.len()
+    );
+    site.write("busy.wat", component(hello, &run));
+    // Three slots: a second instance of the component needs four, so it must wait.
+    let server = site.serve(&entry("/busy", "busy.wat"), &["--max-instances", "3"]);
+    let addr = server.addr;
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+                stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+                stream.write_all(b"GET /busy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+                crate::support::read_response(&mut stream, false).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().map(|c| c.join().expect("client")).collect();
+    assert_eq!(statuses, [200; 6], "every request waits for its slots and runs");
+}
+
 /// A module that prints, for five bytes of its memory, what it found there before adding one:
 /// in its data image's first page, in two untouched pages, at 1 MiB, and in a page it grows.
 const REMEMBERER: &str = r#"(module
