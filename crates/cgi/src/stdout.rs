@@ -17,7 +17,8 @@ use wasmtime_wasi::p1::types::Errno;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 /// Chunks in flight between the guest and the client. WASI preview 1 writes stdout in pieces of
-/// at most [`CHUNK_BYTES`], so this holds up to 64 KiB per request.
+/// at most [`CHUNK_BYTES`], so this holds up to 64 KiB per request; a component's one write may
+/// be larger, up to the output limit.
 const PIPE_CHUNKS: usize = 16;
 
 /// The largest chunk a WASI preview 1 write puts in the pipe.
@@ -133,11 +134,16 @@ impl OutputLimit {
         self.limit
     }
 
+    /// The bytes the limit still allows.
+    fn remaining(&self) -> usize {
+        self.limit.saturating_sub(self.written.load(Ordering::Relaxed))
+    }
+
     /// Counts up to `len` more bytes against the limit and returns how many it took; taking
     /// fewer marks the output as overflowed. Only the guest writes, one write at a time.
     fn reserve(&self, len: usize) -> usize {
         let written = self.written.load(Ordering::Relaxed);
-        let accepted = len.min(self.limit.saturating_sub(written));
+        let accepted = len.min(self.remaining());
         self.written.store(written + accepted, Ordering::Relaxed);
         if accepted < len {
             self.overflowed.store(true, Ordering::Relaxed);
@@ -278,13 +284,17 @@ impl OutputStream for StdoutPipe {
         self.write(bytes)
     }
 
+    /// With room in the pipe, a write may be as large as the rest of the output limit, as a
+    /// blocking write to a pipe takes everything it is given: wasi-libc writes only what this
+    /// permits and returns a short count, which programs such as CPython's `print` ignore.
     fn check_write(&mut self) -> Result<usize, StreamError> {
         let pipe = self.shared.pipe();
         if pipe.reader_gone {
             // The client went away; the guest sees a broken pipe.
             return Err(StreamError::Closed);
         }
-        Ok(if pipe.has_room() { 64 << 10 } else { 0 })
+        // Past the limit, one more write is let through to fail and mark the overflow.
+        Ok(if pipe.has_room() { self.shared.limit.remaining().max(CHUNK_BYTES) } else { 0 })
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::support::{Site, entry, fixture_text, read_response, sha256_hex};
+use crate::support::{Site, component, entry, fixture_text, read_response, sha256_hex};
 
 #[test]
 fn worked_example_environment_argv_and_stdin() {
@@ -160,6 +160,25 @@ fn module_stderr_is_appended_to_the_route_log() {
         server.log_dir.join("3b45426f3a69c7f982c999d4c2db97d34b7a08f307fda75871fa28e57923204b").join("module.stderr");
     let content = std::fs::read(&log).expect("stderr log");
     assert_eq!(content, b"Content-Type: application/octet-stream\n\noops");
+}
+
+#[test]
+fn one_write_of_a_component_takes_everything_it_is_given() {
+    // As wasi-libc's `write` does: ask `check-write`, write what it permits, return the count.
+    // CPython's `print` ignores that count, so a short one loses the rest of the text.
+    let site = Site::new();
+    let header = b"Content-Type: text/plain\n\n";
+    let run = format!(
+        "(drop (memory.grow (i32.const 4))) (memory.fill (i32.const 65536) (i32.const 120) (i32.const 200000))
+         (drop (call $print (i32.const 1024) (i32.const {})))
+         (drop (call $write_once (i32.const 65536) (i32.const 200000))) (i32.const 0)",
+        header.len()
+    );
+    site.write("once.wat", component(header, &run));
+    let server = site.serve(&entry("/once", "once.wat"), &[]);
+    let response = server.get("/once");
+    assert_eq!(response.status, 200);
+    assert!(response.body == vec![b'x'; 200_000], "got {} bytes", response.body.len());
 }
 
 #[test]
