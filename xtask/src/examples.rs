@@ -1,35 +1,116 @@
-//! `cargo xtask examples` builds the guest modules in `examples/`; `cargo xtask serve` serves them.
+//! `cargo xtask examples` builds the guest programs in `examples/`; `cargo xtask serve` serves them.
 //!
-//! `examples/` is its own Cargo workspace. Every directory in it with a `Cargo.toml` is one example,
-//! whose package and binary are named after the directory. Built modules land in `target/examples/`
-//! with `-` turned into `_` (`env-dump` becomes `env_dump.wasm`), which is where `examples/modules.toml`
-//! expects them.
+//! The Rust examples are a Cargo workspace of their own in `examples/`: every directory in it with a `Cargo.toml`
+//! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, and
+//! `env-dump` also for wasm32-wasip2. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python and
+//! JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built modules
+//! land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes `env_dump.wasm`).
+//!
+//! xtask installs the pinned Python packages in `target/toolchains/venv` and the npm packages in each example's
+//! `node_modules/` itself. An example whose toolchain is missing anyway (no clang for wasm32-wasi, no python3, no
+//! npm, a failed install) is skipped with a warning, or fails the build when `CI` is set to a non-empty value.
+//! Then `target/examples/modules.toml` is `examples/modules.toml` without the entries whose module was not built,
+//! with absolute paths, and `target/examples/skipped.txt` names the skipped examples, one a line.
 
-use std::ffi::OsString;
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::process::Command;
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
 use crate::{cargo, project_root, read_stdout, run};
 
 const TARGET: &str = "wasm32-wasip1";
+/// The target of `env-dump` as a WASI 0.2 command component.
+const TARGET_P2: &str = "wasm32-wasip2";
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
 /// Where the built modules go, relative to the project root.
 const OUT_DIR: &str = "target/examples";
 
+/// The Python packages that build the Zig and Python examples, installed in `VENV_DIR`.
+const PIP_PACKAGES: &[&str] = &["ziglang==0.17.1", "componentize-py==0.25.1"];
+/// The virtual environment of `PIP_PACKAGES`, relative to the project root.
+const VENV_DIR: &str = "target/toolchains/venv";
+/// The Zig compiler's caches, relative to the project root.
+const ZIG_CACHE_DIR: &str = "target/toolchains/zig-cache";
+/// The clang sysroot holding wasi-libc, as Debian's `wasi-libc` package installs it.
+const C_SYSROOT: &str = "/usr";
+const C_INSTALL: &str = "`apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`";
+/// The crate whose `src/p2/wit/deps/` holds the WASI 0.2 WIT that the component examples are built against: the
+/// version the root workspace locks, so the components import the interfaces wagi provides. Each example's
+/// `wit/world.wit` names the `wasi:cli` version of those files.
+const WIT_CRATE: &str = "wasmtime-wasi";
+
 /// Exports that an example must have, because `examples/modules.toml` or its `_routes` names them.
 /// rustc exports `#[unsafe(no_mangle)]` functions from a wasm binary today; this catches the day it stops.
 const REQUIRED_EXPORTS: &[(&str, &[&str])] = &[("routes", &["_start", "_routes", "on_exact", "on_wildcard"])];
 
-/// Builds every example for wasm32-wasip1 and copies the modules to `target/examples/`.
-pub(crate) fn build() -> anyhow::Result<()> {
-    let root = project_root()?;
-    install_target()?;
+/// The examples built after the Rust ones for wasm32-wasip1, in order.
+const GUESTS: &[Guest] = &[
+    Guest { name: "env-dump-wasip2", dir: "env-dump", component: true, build: build_rust_wasip2 },
+    Guest { name: "c-env", dir: "c-env", component: false, build: build_c },
+    Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig },
+    Guest { name: "assemblyscript-env", dir: "assemblyscript-env", component: false, build: build_assemblyscript },
+    Guest { name: "python-env", dir: "python-env", component: true, build: build_python },
+    Guest { name: "js-env", dir: "js-env", component: true, build: build_javascript },
+];
 
+/// An example built by a toolchain of its own.
+#[derive(Debug)]
+struct Guest {
+    /// The example's name, which `skipped.txt` lists; its module is `target/examples/<name>.wasm` with `_` for `-`.
+    name: &'static str,
+    /// Its directory under `examples/`.
+    dir: &'static str,
+    /// Whether it builds a WASI 0.2 command component rather than a WASI preview 1 core module.
+    component: bool,
+    /// Builds the example in its directory (the first path) into the module file (the second path).
+    build: fn(&mut Toolchains, &Path, &Path) -> anyhow::Result<Outcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Built,
+    UpToDate,
+}
+
+/// A toolchain that is not available: its example is skipped, or under `CI`, the build fails.
+#[derive(Debug, Clone)]
+pub(crate) struct Missing {
+    toolchain: &'static str,
+    why: String,
+    install: &'static str,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is not available ({}); install it with {}", self.toolchain, self.why, self.install)
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// What `build` built and skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub(crate) built: Vec<String>,
+    pub(crate) skipped: Vec<(String, Missing)>,
+}
+
+/// Builds every example into `target/examples/`, then writes `target/examples/modules.toml` and `skipped.txt`.
+pub(crate) fn build() -> anyhow::Result<Summary> {
+    let root = project_root()?;
+    let out_dir = root.join(OUT_DIR);
+    fs::create_dir_all(&out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
+    let mut summary = Summary::default();
+
+    install_target(TARGET)?;
     run(cargo().current_dir(&root).args([
         "build",
         "--release",
@@ -40,38 +121,538 @@ pub(crate) fn build() -> anyhow::Result<()> {
         "--target-dir",
         BUILD_DIR,
     ]))?;
-
     let release_dir = root.join(BUILD_DIR).join(TARGET).join("release");
-    let out_dir = root.join(OUT_DIR);
-    fs::create_dir_all(&out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
     for name in example_names(&root.join("examples"))? {
         let built = release_dir.join(format!("{name}.wasm"));
-        let module_name = name.replace('-', "_");
-        let copied = out_dir.join(format!("{module_name}.wasm"));
+        let copied = out_dir.join(module_file_name(&name));
         fs::copy(&built, &copied)
             .with_context(|| format!("failed to copy `{}` to `{}`", built.display(), copied.display()))?;
         check_exports(&name, &copied)?;
         println!("built `{name}`: {}", relative_to(&copied, &root).display());
+        summary.built.push(name);
+    }
+
+    let ci = env::var_os("CI").is_some_and(|value| !value.is_empty());
+    let mut toolchains = Toolchains { root: root.clone(), venv: None, wit_deps: None };
+    for guest in GUESTS {
+        let dir = root.join("examples").join(guest.dir);
+        let module = out_dir.join(module_file_name(guest.name));
+        let started = Instant::now();
+        match (guest.build)(&mut toolchains, &dir, &module) {
+            Ok(outcome) => {
+                check_kind(&module, guest.component)?;
+                let shown = relative_to(&module, &root).display();
+                match outcome {
+                    Outcome::Built => println!("built `{}` in {:.1?}: {shown}", guest.name, started.elapsed()),
+                    Outcome::UpToDate => println!("`{}` is up to date: {shown}", guest.name),
+                }
+                summary.built.push(guest.name.to_owned());
+            }
+            Err(err) => {
+                let missing = match err.downcast::<Missing>() {
+                    Ok(missing) => missing,
+                    Err(err) => return Err(err.context(format!("failed to build `{}`", guest.name))),
+                };
+                if ci {
+                    bail!("cannot build `{}`: {missing} (`CI` is set, so every example must build)", guest.name);
+                }
+                eprintln!("\nskipped {}: {missing}\n", guest.name);
+                // A module left from an earlier build would be served although this build skipped it.
+                if module.exists() {
+                    fs::remove_file(&module).with_context(|| format!("failed to remove `{}`", module.display()))?;
+                }
+                summary.skipped.push((guest.name.to_owned(), missing));
+            }
+        }
+    }
+
+    write_site_config(&root, &out_dir, &summary)?;
+    println!("examples built: {}", summary.built.join(", "));
+    if summary.skipped.is_empty() {
+        println!("examples skipped: none");
+    } else {
+        eprintln!("examples skipped:");
+        for (name, missing) in &summary.skipped {
+            eprintln!("  {name}: {missing}");
+        }
+    }
+    Ok(summary)
+}
+
+/// Builds the examples, then runs the server on `target/examples/modules.toml`, passing `args` through to it.
+pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
+    let summary = build()?;
+    for (name, missing) in &summary.skipped {
+        eprintln!("not serving `{name}`: {missing}");
+    }
+    let root = project_root()?;
+    let config = root.join(OUT_DIR).join("modules.toml");
+    run(cargo().current_dir(&root).args(["run", "--bin", "wagi", "--", "-c"]).arg(config).args(args))
+}
+
+fn install_target(target: &str) -> anyhow::Result<()> {
+    let installed = read_stdout(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if installed.lines().any(|line| line.trim() == target) {
+        return Ok(());
+    }
+    println!("target `{target}` is not installed, installing it");
+    run(Command::new("rustup").args(["target", "add", target]))
+}
+
+/// `env-dump` for wasm32-wasip2: the same program as a WASI 0.2 command component. `volume-file` is built for
+/// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components.
+fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    install_target(TARGET_P2).map_err(|err| Missing {
+        toolchain: "the Rust target `wasm32-wasip2`",
+        why: format!("{err:#}"),
+        install: "`rustup target add wasm32-wasip2`",
+    })?;
+    let root = &toolchains.root;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "--target",
+        TARGET_P2,
+        "--manifest-path",
+        "examples/Cargo.toml",
+        "--target-dir",
+        BUILD_DIR,
+        "--package",
+        "env-dump",
+        "--package",
+        "volume-file",
+    ]))?;
+    let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
+    let volume_file = module.with_file_name(module_file_name("volume-file-wasip2"));
+    for (built, copied) in
+        [(release_dir.join("env-dump.wasm"), module), (release_dir.join("volume-file.wasm"), &volume_file)]
+    {
+        fs::copy(&built, copied)
+            .with_context(|| format!("failed to copy `{}` to `{}`", built.display(), copied.display()))?;
+    }
+    Ok(Outcome::Built)
+}
+
+fn build_c(_: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    check_wasi_clang()?;
+    build_if_stale(dir, &[], module, |out| {
+        run(Command::new("clang")
+            .current_dir(dir)
+            .arg("--target=wasm32-wasi")
+            .arg(format!("--sysroot={C_SYSROOT}"))
+            .args(["-O2", "env.c", "-o"])
+            .arg(out))
+    })
+}
+
+fn build_zig(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let venv = toolchains.venv()?;
+    let cache = toolchains.root.join(ZIG_CACHE_DIR);
+    build_if_stale(dir, &[venv.stamp()], module, |out| {
+        let mut emit = OsString::from("-femit-bin=");
+        emit.push(out);
+        run(Command::new(venv.bin("python"))
+            .current_dir(dir)
+            .args(["-m", "ziglang", "build-exe", "-target", "wasm32-wasi", "-O", "ReleaseSmall", "env.zig"])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--global-cache-dir")
+            .arg(&cache)
+            .arg(emit))
+    })
+}
+
+fn build_assemblyscript(_: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let installed = npm_ci(dir)?;
+    build_if_stale(dir, &[installed], module, |out| {
+        run(Command::new(dir.join("node_modules/.bin/asc"))
+            .current_dir(dir)
+            .args(["env.ts", "--config", "node_modules/@assemblyscript/wasi-shim/asconfig.json", "-O", "-o"])
+            .arg(out))
+    })
+}
+
+fn build_python(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let venv = toolchains.venv()?;
+    let wit_deps = toolchains.wit_deps()?;
+    build_if_stale(dir, &[venv.stamp(), wit_deps.clone()], module, |out| {
+        copy_wit_deps(&wit_deps, dir)?;
+        run(Command::new(venv.bin("componentize-py"))
+            .current_dir(dir)
+            .args(["-d", "wit", "-w", "app", "componentize", "app", "-o"])
+            .arg(out))
+    })
+}
+
+fn build_javascript(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let installed = npm_ci(dir)?;
+    let wit_deps = toolchains.wit_deps()?;
+    build_if_stale(dir, &[installed, wit_deps.clone()], module, |out| {
+        copy_wit_deps(&wit_deps, dir)?;
+        // The component imports `wasi:http/types` and `wasi:http/outgoing-handler` as well, for
+        // `fetch`: built as its users build it, it checks that wagi runs such a component.
+        run(Command::new(dir.join("node_modules/.bin/componentize-js"))
+            .current_dir(dir)
+            .args(["app.js", "--wit", "wit", "-n", "app", "-o"])
+            .arg(out))
+    })
+}
+
+/// Runs `build` on a temporary path and moves the result to `module`, unless `module` is newer than every file
+/// in `dir` (apart from `node_modules/`, `__pycache__/` and `wit/deps/`) and in `extra_inputs`.
+fn build_if_stale(
+    dir: &Path,
+    extra_inputs: &[PathBuf],
+    module: &Path,
+    build: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    if let Ok(built) = fs::metadata(module).and_then(|metadata| metadata.modified()) {
+        let mut newest = newest_mtime(dir)?;
+        for input in extra_inputs {
+            newest = newest.max(newest_mtime(input)?);
+        }
+        if newest < built {
+            return Ok(Outcome::UpToDate);
+        }
+    }
+    let out_dir = module.parent().context("the module path has no parent")?;
+    let scratch = tempfile::tempdir_in(out_dir)
+        .with_context(|| format!("failed to create a temporary directory in `{}`", out_dir.display()))?;
+    let file_name = module.file_name().context("the module path has no file name")?;
+    let out = scratch.path().join(file_name);
+    build(&out)?;
+    fs::rename(&out, module)
+        .with_context(|| format!("failed to move `{}` to `{}`", out.display(), module.display()))?;
+    Ok(Outcome::Built)
+}
+
+/// The latest modification time of `path` or, for a directory, of the files under it that are sources.
+fn newest_mtime(path: &Path) -> anyhow::Result<SystemTime> {
+    let metadata = fs::metadata(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    if !metadata.is_dir() {
+        return metadata.modified().with_context(|| format!("failed to read the mtime of `{}`", path.display()));
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in fs::read_dir(path).with_context(|| format!("failed to list `{}`", path.display()))? {
+        let entry = entry.with_context(|| format!("failed to list `{}`", path.display()))?;
+        let name = entry.file_name();
+        let generated = name == "node_modules"
+            || name == "__pycache__"
+            || (name == "deps" && path.file_name() == Some(OsStr::new("wit")));
+        if !generated {
+            newest = newest.max(newest_mtime(&entry.path())?);
+        }
+    }
+    Ok(newest)
+}
+
+/// The toolchains that more than one example uses, each set up once.
+#[derive(Debug)]
+struct Toolchains {
+    root: PathBuf,
+    venv: Option<Result<Venv, Missing>>,
+    wit_deps: Option<Result<PathBuf, Missing>>,
+}
+
+/// The Python virtual environment holding `PIP_PACKAGES`.
+#[derive(Debug, Clone)]
+struct Venv {
+    dir: PathBuf,
+}
+
+impl Venv {
+    fn bin(&self, program: &str) -> PathBuf {
+        self.dir.join("bin").join(program)
+    }
+
+    /// A file listing the installed `PIP_PACKAGES`, rewritten whenever they change.
+    fn stamp(&self) -> PathBuf {
+        self.dir.join("wagi-pinned-packages.txt")
+    }
+}
+
+impl Toolchains {
+    fn venv(&mut self) -> Result<Venv, Missing> {
+        let root = &self.root;
+        self.venv.get_or_insert_with(|| set_up_venv(&root.join(VENV_DIR))).clone()
+    }
+
+    fn wit_deps(&mut self) -> Result<PathBuf, Missing> {
+        let root = &self.root;
+        self.wit_deps.get_or_insert_with(|| find_wit_deps(root)).clone()
+    }
+}
+
+/// Creates the virtual environment and installs `PIP_PACKAGES` in it, unless it already has them.
+fn set_up_venv(dir: &Path) -> Result<Venv, Missing> {
+    let venv = Venv { dir: dir.to_path_buf() };
+    let pinned = PIP_PACKAGES.join("\n") + "\n";
+    if venv.bin("python").is_file() && fs::read_to_string(venv.stamp()).is_ok_and(|installed| installed == pinned) {
+        return Ok(venv);
+    }
+    let missing = |why: String| Missing {
+        toolchain: "Python with the pinned `ziglang` and `componentize-py`",
+        why,
+        install: "`apt-get install python3 python3-venv` (xtask installs the pip packages itself)",
+    };
+    // On an existing environment this only adds what is missing, such as pip after a failed first attempt.
+    run(Command::new("python3").arg("-m").arg("venv").arg(dir)).map_err(|err| missing(format!("{err:#}")))?;
+    run(Command::new(venv.bin("python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(PIP_PACKAGES))
+    .map_err(|err| missing(format!("{err:#}")))?;
+    fs::write(venv.stamp(), pinned)
+        .map_err(|err| missing(format!("cannot write `{}`: {err}", venv.stamp().display())))?;
+    Ok(venv)
+}
+
+/// Runs `npm ci` in `dir` unless `node_modules/` is newer than `package.json` and `package-lock.json`, and
+/// returns npm's record of what it installed.
+fn npm_ci(dir: &Path) -> Result<PathBuf, Missing> {
+    if let Err(err) = Command::new("node").arg("--version").output() {
+        return Err(Missing {
+            toolchain: "Node.js",
+            why: format!("cannot run `node`: {err}"),
+            install: "`apt-get install nodejs npm`",
+        });
+    }
+    let installed = dir.join("node_modules/.package-lock.json");
+    let mtime = |path: &Path| fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
+    if let Some(installed_at) = mtime(&installed) {
+        let manifests = [dir.join("package.json"), dir.join("package-lock.json")];
+        if manifests.iter().all(|manifest| mtime(manifest).is_some_and(|changed| changed < installed_at)) {
+            return Ok(installed);
+        }
+    }
+    run(Command::new("npm").current_dir(dir).args(["ci", "--no-audit", "--no-fund"])).map_err(|err| Missing {
+        toolchain: "npm with the packages of `package-lock.json`",
+        why: format!("{err:#}"),
+        install: "`apt-get install npm` (xtask runs `npm ci` itself)",
+    })?;
+    Ok(installed)
+}
+
+/// The `src/p2/wit/deps/` directory of the `WIT_CRATE` that the root workspace locks.
+fn find_wit_deps(root: &Path) -> Result<PathBuf, Missing> {
+    let missing = |why: String| Missing {
+        toolchain: "the WASI 0.2 WIT of the `wasmtime-wasi` crate",
+        why,
+        install: "`cargo fetch`",
+    };
+    let metadata = read_stdout(cargo().current_dir(root).args(["metadata", "--format-version", "1", "--locked"]))
+        .map_err(|err| missing(format!("{err:#}")))?;
+    let crate_dir = manifest_paths(&metadata)
+        .into_iter()
+        .filter_map(|manifest| manifest.parent().map(Path::to_path_buf))
+        .find(|dir| dir.file_name().and_then(OsStr::to_str).is_some_and(is_wit_crate_dir))
+        .ok_or_else(|| missing(format!("`cargo metadata` lists no `{WIT_CRATE}` package")))?;
+    let deps = crate_dir.join("src/p2/wit/deps");
+    if !deps.is_dir() {
+        return Err(missing(format!("`{}` does not exist", deps.display())));
+    }
+    Ok(deps)
+}
+
+/// Whether a registry source directory, named `<crate>-<version>`, is one of `WIT_CRATE`.
+fn is_wit_crate_dir(name: &str) -> bool {
+    name.strip_prefix(WIT_CRATE)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The `manifest_path` values in the JSON of `cargo metadata`.
+fn manifest_paths(metadata: &str) -> Vec<PathBuf> {
+    const KEY: &str = "\"manifest_path\":\"";
+    let mut paths = Vec::new();
+    let mut rest = metadata;
+    while let Some(start) = rest.find(KEY) {
+        rest = &rest[start + KEY.len()..];
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    rest = &rest[i + 1..];
+                    break;
+                }
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        value.push(escaped);
+                    }
+                }
+                c => value.push(c),
+            }
+        }
+        paths.push(PathBuf::from(value));
+    }
+    paths
+}
+
+/// Replaces `<example>/wit/deps/` with a copy of the `.wit` files in `source`.
+fn copy_wit_deps(source: &Path, example_dir: &Path) -> anyhow::Result<()> {
+    let deps = example_dir.join("wit/deps");
+    if deps.exists() {
+        fs::remove_dir_all(&deps).with_context(|| format!("failed to remove `{}`", deps.display()))?;
+    }
+    fs::create_dir_all(&deps).with_context(|| format!("failed to create `{}`", deps.display()))?;
+    for entry in fs::read_dir(source).with_context(|| format!("failed to list `{}`", source.display()))? {
+        let path = entry.with_context(|| format!("failed to list `{}`", source.display()))?.path();
+        if path.extension().is_some_and(|extension| extension == "wit") {
+            let name = path.file_name().context("a listed file has no name")?;
+            fs::copy(&path, deps.join(name)).with_context(|| format!("failed to copy `{}`", path.display()))?;
+        }
     }
     Ok(())
 }
 
-/// Builds the examples, then runs the server on `examples/modules.toml`, passing `args` through to it.
-pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
-    build()?;
-    run(cargo()
-        .current_dir(project_root()?)
-        .args(["run", "--bin", "wagi", "--", "-c", "examples/modules.toml"])
-        .args(args))
+/// Checks that clang can compile and link for wasm32-wasi against wasi-libc in `C_SYSROOT`.
+fn check_wasi_clang() -> Result<(), Missing> {
+    let missing = |why: String| Missing { toolchain: "clang for wasm32-wasi", why, install: C_INSTALL };
+    let query = |arg: &str| {
+        let output = Command::new("clang")
+            .arg("--target=wasm32-wasi")
+            .arg(format!("--sysroot={C_SYSROOT}"))
+            .arg(arg)
+            .output()
+            .map_err(|err| missing(format!("cannot run `clang`: {err}")))?;
+        if !output.status.success() {
+            return Err(missing(format!("`clang {arg}` failed: {}", output.status)));
+        }
+        Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    };
+    // Each query prints a bare name instead of a path when the file is not found.
+    if !query("-print-file-name=libc.a")?.is_absolute() {
+        return Err(missing(format!("no wasi-libc `libc.a` in the sysroot `{C_SYSROOT}`")));
+    }
+    let builtins = query("-print-libgcc-file-name")?;
+    if !builtins.is_file() {
+        return Err(missing(format!("no compiler-rt builtins for wasm32 at `{}`", builtins.display())));
+    }
+    if !query("-print-prog-name=wasm-ld")?.is_absolute() {
+        return Err(missing("no `wasm-ld` linker".to_owned()));
+    }
+    Ok(())
 }
 
-fn install_target() -> anyhow::Result<()> {
-    let installed = read_stdout(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if installed.lines().any(|line| line.trim() == TARGET) {
-        return Ok(());
+/// `examples/modules.toml` for serving from `target/examples/`, with `skipped.txt` beside it.
+fn write_site_config(root: &Path, out_dir: &Path, summary: &Summary) -> anyhow::Result<()> {
+    let source = root.join("examples/modules.toml");
+    let text = fs::read_to_string(&source).with_context(|| format!("failed to read `{}`", source.display()))?;
+    let config = out_dir.join("modules.toml");
+    fs::write(&config, site_config(&text, &root.join("examples")))
+        .with_context(|| format!("failed to write `{}`", config.display()))?;
+    let skipped: String = summary.skipped.iter().map(|(name, _)| format!("{name}\n")).collect();
+    let skipped_file = out_dir.join("skipped.txt");
+    fs::write(&skipped_file, skipped).with_context(|| format!("failed to write `{}`", skipped_file.display()))?;
+    println!("wrote {}", relative_to(&config, root).display());
+    Ok(())
+}
+
+/// `text`, a `modules.toml` in `base`, without the `[[module]]` entries (with the comment lines just above them)
+/// whose module file does not exist, and with relative `module` and volume `path` values made absolute.
+fn site_config(text: &str, base: &Path) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut starts = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim() == "[[module]]" {
+            let mut start = index;
+            while start > 0 && lines[start - 1].trim_start().starts_with('#') {
+                start -= 1;
+            }
+            starts.push(start);
+        }
     }
-    println!("target `{TARGET}` is not installed, installing it");
-    run(Command::new("rustup").args(["target", "add", TARGET]))
+    let mut out = String::from(
+        "# Written by `cargo xtask examples`: examples/modules.toml with only the modules that were built, and\n\
+         # absolute paths.\n",
+    );
+    let preamble_end = starts.first().copied().unwrap_or(lines.len());
+    for line in &lines[..preamble_end] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(lines.len());
+        let entry = &lines[start..end];
+        let module = entry.iter().find_map(|line| string_values(line, "module").into_iter().next());
+        if module.is_some_and(|(_, module)| is_relative_path(&module) && !base.join(module).exists()) {
+            continue;
+        }
+        for line in entry {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('#') {
+                out.push_str(line);
+            } else {
+                let key = if trimmed.starts_with("module") { "module" } else { "path" };
+                out.push_str(&absolute_paths(line, key, base));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `line` with every relative-path string value of `key` replaced by the absolute path below `base`.
+fn absolute_paths(line: &str, key: &str, base: &Path) -> String {
+    let mut out = String::new();
+    let mut copied = 0;
+    for (range, value) in string_values(line, key) {
+        if !is_relative_path(&value) {
+            continue;
+        }
+        out.push_str(&line[copied..range.start]);
+        let path = normalize(&base.join(&value));
+        out.push_str(&path.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\""));
+        copied = range.end;
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+/// The values of `key = "value"` in `line`: where each value's text is and what it is (without escapes).
+fn string_values(line: &str, key: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut values = Vec::new();
+    let mut from = 0;
+    while let Some(found) = line[from..].find(key) {
+        let key_start = from + found;
+        from = key_start + key.len();
+        let before = line[..key_start].chars().next_back();
+        if before.is_some_and(|c| !(c.is_whitespace() || c == '{' || c == ',')) {
+            continue;
+        }
+        let rest = line[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let rest = rest.trim_start();
+        let Some(value) = rest.strip_prefix('"') else { continue };
+        let Some(len) = value.find('"') else { continue };
+        let start = line.len() - value.len();
+        values.push((start..start + len, value[..len].to_owned()));
+        from = start + len;
+    }
+    values
+}
+
+/// A plain relative path, not an absolute one nor a URL such as `file:`, `oci:` or `bindle:`.
+fn is_relative_path(value: &str) -> bool {
+    let scheme = value.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    !value.is_empty() && !Path::new(value).is_absolute() && !scheme
+}
+
+/// `path` with its `.` and `..` components resolved lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    normalized
 }
 
 /// The examples' package names, sorted: the directories under `examples_dir` that hold a `Cargo.toml`.
@@ -91,6 +672,22 @@ fn example_names(examples_dir: &Path) -> anyhow::Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// `env-dump` becomes `env_dump.wasm`.
+fn module_file_name(example: &str) -> String {
+    format!("{}.wasm", example.replace('-', "_"))
+}
+
+/// Checks that `module` is a WASI 0.2 component or a core module, as its example should build.
+fn check_kind(module: &Path, component: bool) -> anyhow::Result<()> {
+    let bytes = fs::read(module).with_context(|| format!("failed to read `{}`", module.display()))?;
+    let (expected, kind): (&[u8], _) =
+        if component { (b"\0asm\x0d\0\x01\0", "a component") } else { (b"\0asm\x01\0\0\0", "a core module") };
+    if !bytes.starts_with(expected) {
+        bail!("`{}` is not {kind}", module.display());
+    }
+    Ok(())
 }
 
 fn check_exports(name: &str, module: &Path) -> anyhow::Result<()> {
@@ -168,7 +765,9 @@ fn relative_to<'a>(path: &'a Path, base: &Path) -> &'a Path {
 
 #[cfg(test)]
 mod tests {
-    use super::export_names;
+    use std::path::{Path, PathBuf};
+
+    use super::{export_names, is_wit_crate_dir, manifest_paths, site_config};
 
     #[test]
     fn export_names_reads_the_export_section() {
@@ -187,5 +786,80 @@ mod tests {
         .concat();
         assert_eq!(export_names(&module).ok(), Some(vec!["_start".to_owned(), "on_exact".to_owned()]));
         assert!(export_names(b"\0asm").is_err());
+    }
+
+    #[test]
+    fn site_config_keeps_built_modules_with_absolute_paths() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let examples = dir.path().join("examples");
+        std::fs::create_dir_all(dir.path().join("target/examples")).expect("create target/examples");
+        std::fs::create_dir_all(&examples).expect("create examples");
+        std::fs::write(examples.join("hello.wat"), "(module)").expect("write hello.wat");
+        std::fs::write(dir.path().join("target/examples/built.wasm"), "").expect("write built.wasm");
+        let text = "\
+# The examples.
+
+# Hello: `curl localhost:3000/hello`.
+[[module]]
+route = \"/hello\"
+module = \"hello.wat\"
+
+# Not built.
+# Two comment lines.
+[[module]]
+route = \"/missing\"
+module = \"../target/examples/missing.wasm\"
+
+[[module]]
+route = \"/files/...\"
+module = \"../target/examples/built.wasm\"
+volumes = { \"/data\" = { path = \"data\", read_only = true }, \"/abs\" = { path = \"/srv\" } }
+[[module]]
+route = \"/oci\"
+module = \"oci:example.com/x:1\"
+";
+        let root = dir.path().display();
+        let expected = format!(
+            "\
+# Written by `cargo xtask examples`: examples/modules.toml with only the modules that were built, and
+# absolute paths.
+# The examples.
+
+# Hello: `curl localhost:3000/hello`.
+[[module]]
+route = \"/hello\"
+module = \"{root}/examples/hello.wat\"
+
+[[module]]
+route = \"/files/...\"
+module = \"{root}/target/examples/built.wasm\"
+volumes = {{ \"/data\" = {{ path = \"{root}/examples/data\", read_only = true }}, \"/abs\" = {{ path = \"/srv\" }} }}
+[[module]]
+route = \"/oci\"
+module = \"oci:example.com/x:1\"
+"
+        );
+        assert_eq!(site_config(text, &examples), expected);
+    }
+
+    #[test]
+    fn the_wit_crate_is_found_in_cargo_metadata() {
+        let metadata = r#"{"packages":[{"name":"wasmtime-wasi-io","manifest_path":"/r/wasmtime-wasi-io-48.0.8/Cargo.toml"},
+            {"name":"wasmtime-wasi","manifest_path":"/r/wasmtime-wasi-48.0.8/Cargo.toml"}]}"#;
+        let paths = manifest_paths(metadata);
+        assert_eq!(
+            paths,
+            [
+                PathBuf::from("/r/wasmtime-wasi-io-48.0.8/Cargo.toml"),
+                PathBuf::from("/r/wasmtime-wasi-48.0.8/Cargo.toml")
+            ]
+        );
+        let dirs: Vec<bool> = paths
+            .iter()
+            .map(|path| {
+                is_wit_crate_dir(path.parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(dirs, [false, true]);
     }
 }

@@ -15,11 +15,23 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 /// A temporary directory holding a modules.toml and its fixtures.
 pub(crate) struct Site {
     pub(crate) dir: tempfile::TempDir,
+    /// The `--module-cache` of servers started for the site: its `cache/` unless given.
+    module_cache: Option<PathBuf>,
 }
 
 impl Site {
     pub(crate) fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self { dir: tempfile::tempdir().expect("temp dir"), module_cache: None }
+    }
+
+    /// A site whose servers share the module cache `dir` with other tests.
+    pub(crate) fn with_module_cache(dir: PathBuf) -> Self {
+        Self { module_cache: Some(dir), ..Self::new() }
+    }
+
+    /// Where servers of this site keep compiled modules.
+    pub(crate) fn module_cache(&self) -> PathBuf {
+        self.module_cache.clone().unwrap_or_else(|| self.path("cache"))
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -144,7 +156,7 @@ impl Server {
             .args(["-l", "127.0.0.1:0", "--log-dir"])
             .arg(&log_dir)
             .arg("--module-cache")
-            .arg(site.path("cache"))
+            .arg(site.module_cache())
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
