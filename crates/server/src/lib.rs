@@ -14,6 +14,7 @@ mod access;
 mod admission;
 mod cores;
 mod metrics;
+mod once;
 mod per_thread;
 mod routing;
 mod server;
@@ -23,6 +24,7 @@ mod tls;
 
 pub use access::{AccessLog, LogFormat};
 pub use metrics::{Metrics, serve_metrics};
+pub use once::{Answer, answer_once};
 pub use routing::{Route, Routes, RoutingTable};
 pub use server::{ServerOptions, Services, local_url, serve};
 pub use tls::{Tls, TlsError};

@@ -80,6 +80,20 @@ pub(crate) struct ServerState {
     pub(crate) unrouted: Arc<str>,
 }
 
+impl ServerState {
+    pub(crate) fn new(
+        routes: Arc<Routes>,
+        options: ServerOptions,
+        metrics: Arc<Metrics>,
+        access_log: Option<AccessLog>,
+        https: bool,
+    ) -> Self {
+        let gauges = (metrics.running.clone(), metrics.queued.clone());
+        let admission = Admission::new(options.max_running, options.max_queued, options.queue_timeout, gauges);
+        Self { routes, options, admission, metrics, access_log, https, unrouted: Arc::from("") }
+    }
+}
+
 /// What the requests of one connection share. Each request holds this per-connection handle
 /// rather than the server's state itself, so threads serving different connections do not
 /// contend for one reference count on every request.
@@ -106,22 +120,9 @@ pub async fn serve(
     let handshake_timeout = options.header_read_timeout;
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let builder = Arc::new(http_builder(&options));
-    let admission = Admission::new(
-        options.max_running,
-        options.max_queued,
-        options.queue_timeout,
-        (services.metrics.running.clone(), services.metrics.queued.clone()),
-    );
     let tls = services.tls;
-    let state = Arc::new(ServerState {
-        routes: services.routes,
-        options,
-        admission,
-        metrics: services.metrics,
-        access_log: services.access_log,
-        https: tls.is_some(),
-        unrouted: Arc::from(""),
-    });
+    let https = tls.is_some();
+    let state = Arc::new(ServerState::new(services.routes, options, services.metrics, services.access_log, https));
     let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
     let graceful = GracefulShutdown::new();
     let cores = Cores::start()?;

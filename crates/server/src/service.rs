@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::{Body as HttpBody, Incoming};
 use tracing::Instrument;
 use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ResponseBody, ServerAuthority};
 
@@ -42,7 +42,17 @@ pub(crate) async fn handle(
         route: None,
     };
     let span = tracing::info_span!("request", id = exchange.id);
-    let (route, response) = answer(request, &connection.state, remote, exchange.id).instrument(span).await;
+    let path = request.uri().path().to_owned();
+    let (route, result) = answer(request, &connection.state, remote).instrument(span.clone()).await;
+    let response = result.unwrap_or_else(|error| {
+        let status = error.status();
+        span.in_scope(|| {
+            let route = route.as_deref().unwrap_or_default();
+            let method = &exchange.method;
+            tracing::warn!(request_id = exchange.id, %method, %path, %route, status = status.as_u16(), error = %error, "request failed");
+        });
+        error.to_response()
+    });
     let status = response.status().as_u16();
     let exchange = Exchange { route, ..exchange };
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection)))
@@ -68,47 +78,52 @@ fn next_request_id() -> u64 {
     })
 }
 
-/// Routes and answers one request; also returns the route's label, if one matched.
-async fn answer(
-    request: Request<Incoming>,
+/// Routes and answers one request, or says why the route's module could not; also returns the
+/// route's label, if one matched.
+pub(crate) async fn answer<B: RequestBodyStream>(
+    request: Request<B>,
     state: &ServerState,
     remote: Arc<str>,
-    id: u64,
-) -> (Option<Arc<str>>, Response<Body>) {
+) -> (Option<Arc<str>>, Result<Response<Body>, RequestError>) {
     // A shared reference to the request's bytes, kept for the log after the request is consumed.
     let uri = request.uri().clone();
     let path = uri.path();
     let Some(table) = state.routes.current() else {
         // Still loading: not ready, and nothing can be routed yet.
-        return (None, not_ready());
+        return (None, Ok(not_ready()));
     };
     if path == HEALTHZ {
-        return (None, plain(StatusCode::OK, "OK"));
+        return (None, Ok(plain(StatusCode::OK, "OK")));
     }
     if !is_well_formed_path(path) {
         tracing::debug!(%path, "malformed percent-encoding in the path");
-        return (None, plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n"));
+        return (None, Ok(plain(StatusCode::BAD_REQUEST, "malformed percent-encoding in the path\n")));
     }
     let Some((route, matched)) = table.find(path) else {
         tracing::debug!(%path, "no route");
-        return (None, empty(StatusCode::NOT_FOUND));
+        return (None, Ok(empty(StatusCode::NOT_FOUND)));
     };
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
         pattern: Arc::clone(&route.label),
     };
-    let method = request.method().clone();
     let result = match state.admission.admit(route.handler.pool_slots()).await {
         Some(slot) => run(request, route, matched, state, remote, slot).await,
         None => Err(RequestError::Busy),
     };
-    let response = result.unwrap_or_else(|error| {
-        let status = error.status();
-        tracing::warn!(request_id = id, %method, %path, route = %route.pattern, status = status.as_u16(), error = %error, "request failed");
-        error.to_response()
-    });
-    (Some(Arc::clone(&route.label)), response)
+    (Some(Arc::clone(&route.label)), result)
+}
+
+/// What a request's body may be: hyper's, from a connection, or one built in memory (`wagi run`).
+pub(crate) trait RequestBodyStream:
+    HttpBody<Data = Bytes, Error: std::error::Error + Send + Sync + 'static> + Send + Unpin + 'static
+{
+}
+
+impl<B> RequestBodyStream for B where
+    B: HttpBody<Data = Bytes, Error: std::error::Error + Send + Sync + 'static> + Send + Unpin + 'static
+{
 }
 
 /// 503 with Retry-After, before the first configuration is loaded.
@@ -118,8 +133,8 @@ fn not_ready() -> Response<Body> {
     response
 }
 
-async fn run(
-    request: Request<Incoming>,
+async fn run<B: RequestBodyStream>(
+    request: Request<B>,
     route: &Route,
     matched: MatchedRoute,
     state: &ServerState,
@@ -163,7 +178,7 @@ async fn run(
 
 /// Reads a body of unknown length whole, up to `limit`, within `deadline`: a client sending its
 /// body slowly must not hold an admission slot forever.
-async fn read_body(body: Incoming, limit: u64, deadline: Duration) -> Result<RequestBody, RequestError> {
+async fn read_body<B: RequestBodyStream>(body: B, limit: u64, deadline: Duration) -> Result<RequestBody, RequestError> {
     if body.is_end_stream() {
         // Most requests have no body: no timer to set.
         return Ok(Bytes::new().into());
@@ -182,7 +197,7 @@ async fn read_body(body: Incoming, limit: u64, deadline: Duration) -> Result<Req
 /// Streams a body of `length` bytes into the module's stdin from a task of its own, which ends
 /// when the body does, when the module has ended, or at `deadline`. A body that fails or stops
 /// arriving makes the module's next read from stdin fail.
-fn stream_body(mut body: Incoming, length: u64, deadline: Duration) -> RequestBody {
+fn stream_body<B: RequestBodyStream>(mut body: B, length: u64, deadline: Duration) -> RequestBody {
     let (sender, request_body) = RequestBody::streaming(length);
     tokio::spawn(async move {
         let pump = async {

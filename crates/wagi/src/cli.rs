@@ -1,4 +1,5 @@
-//! The command line: `wagi -c modules.toml` serves, `wagi check -c modules.toml` validates.
+//! The command line: `wagi -c modules.toml` serves, `wagi check -c modules.toml` validates,
+//! `wagi pull` fills the module cache and `wagi run MODULE` answers one request with no server.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +25,85 @@ pub(crate) enum Command {
     /// Fetch every module into the cache and compile it, without serving: warms the cache of an
     /// image or a volume (e.g. in a Kubernetes init container) so that startup compiles nothing.
     Pull(Box<SourceArgs>),
+    /// Run one request through a module, with no server and no port, and print its CGI
+    /// response (or, with `--http`, the HTTP response the server would send). Exits with 0 when
+    /// the module answered, 1 when it failed (the reason goes to stderr) and 2 on a usage error.
+    Run(Box<RunArgs>),
+}
+
+/// `wagi run`: the request to build, the module to run it through, and that module's limits.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The request method [default: GET, or POST with `-d`].
+    #[arg(short = 'X', long = "method", value_name = "METHOD")]
+    pub(crate) method: Option<String>,
+
+    /// A request header, `Name: value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+
+    /// The request body, or `@FILE` to send a file's content (`@-` reads stdin). Without a
+    /// `Content-Type` header, it is sent as `application/x-www-form-urlencoded`, as curl does.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    pub(crate) data: Option<String>,
+
+    /// A variable for the module, `NAME=VALUE`; repeatable.
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE", value_parser = parse_env_arg)]
+    pub(crate) env: Vec<(String, String)>,
+
+    /// A host directory the module sees at GUEST, `GUEST=HOST`, read-only with `GUEST=HOST:ro`;
+    /// repeatable.
+    #[arg(long = "volume", value_name = "GUEST=HOST[:ro]", value_parser = parse_volume_arg)]
+    pub(crate) volumes: Vec<VolumeArg>,
+
+    /// Print the HTTP response the server would send instead of the module's CGI response.
+    #[arg(long = "http")]
+    pub(crate) http: bool,
+
+    /// Where fetched modules and compiled code are cached (default: the user's cache directory).
+    #[arg(long = "module-cache", value_name = "MODULE_CACHE_DIR")]
+    pub(crate) module_cache: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+
+    #[command(flatten)]
+    pub(crate) outbound: OutboundArgs,
+
+    #[command(flatten)]
+    pub(crate) response: ResponseArgs,
+
+    /// The module: a file of binary wasm or WebAssembly text, or `oci://REGISTRY/REPOSITORY:TAG`.
+    #[arg(value_name = "MODULE")]
+    pub(crate) module: String,
+
+    /// The request's path and query; the module is routed at `/...`, so it sees all of it as
+    /// `PATH_INFO`.
+    #[arg(value_name = "PATH?QUERY", default_value = "/")]
+    pub(crate) target: String,
+}
+
+/// `--volume GUEST=HOST[:ro]`.
+#[derive(Clone, Debug)]
+pub(crate) struct VolumeArg {
+    pub(crate) guest_path: String,
+    pub(crate) host_path: PathBuf,
+    pub(crate) read_only: bool,
+}
+
+fn parse_volume_arg(text: &str) -> Result<VolumeArg, String> {
+    let (guest_path, host) = text.split_once('=').ok_or("expected `GUEST=HOST` or `GUEST=HOST:ro`")?;
+    let (host, read_only) = match host.strip_suffix(":ro") {
+        Some(host) => (host, true),
+        None => (host, false),
+    };
+    if !guest_path.starts_with('/') || host.is_empty() {
+        return Err("expected an absolute guest path and a host directory, `GUEST=HOST[:ro]`".to_owned());
+    }
+    Ok(VolumeArg { guest_path: guest_path.to_owned(), host_path: PathBuf::from(host), read_only })
 }
 
 /// Where the handlers come from.
@@ -97,7 +177,7 @@ pub(crate) struct SourceArgs {
 }
 
 /// How modules are pulled from OCI registries.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct RegistryArgs {
     /// The user for basic authentication to every OCI registry (default: the Docker
     /// configuration's credentials for each registry, else anonymous).
@@ -131,7 +211,7 @@ pub(crate) struct RegistryArgs {
 }
 
 /// When a response is sent from memory and when it streams.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct ResponseArgs {
     /// Body bytes held before a response starts streaming; smaller responses are sent whole.
     #[arg(long = "response-hold", value_name = "SIZE", default_value = "64KiB", value_parser = parse_byte_size)]
@@ -143,7 +223,7 @@ pub(crate) struct ResponseArgs {
 }
 
 /// Outbound HTTP: where modules may connect and how much they may do.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct OutboundArgs {
     /// Replaces the `allowed_hosts` of the entry with this route: `ROUTE=HOST[,HOST...]`
     /// (an empty list denies all); repeatable.
@@ -170,7 +250,7 @@ fn parse_allowed_hosts_arg(text: &str) -> Result<(String, AllowedHosts), String>
 }
 
 /// Default limits for every module; a module entry may override each.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct LimitArgs {
     /// Time one request may run before it is stopped with 504.
     #[arg(long = "timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]

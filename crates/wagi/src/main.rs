@@ -2,6 +2,7 @@
 
 mod cli;
 mod lifecycle;
+mod run;
 mod startup;
 
 /// Every request allocates and frees many small objects across the tokio workers; jemalloc's
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Check(source)) => check(*source).await,
             Some(Command::Pull(source)) => pull(*source).await,
+            Some(Command::Run(args)) => run::run(*args).await,
             None => serve(cli.serve).await,
         }
     });

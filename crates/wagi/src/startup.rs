@@ -57,6 +57,14 @@ impl Startup {
         let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
         let loader = Loader::new(ContentCache::new(&cache_dir), loader_options(&source));
         let config = read_config(&source, &loader, &cache_dir).await?;
+        let startup = Self::for_config(source, metrics, &config)?;
+        Ok((startup, config))
+    }
+
+    /// Starts the engine, sized for `config`, which the caller built itself (`wagi run`).
+    pub(crate) fn for_config(source: SourceArgs, metrics: Arc<Metrics>, config: &Config) -> Result<Self> {
+        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
+        let loader = Loader::new(ContentCache::new(&cache_dir), loader_options(&source));
         let limits = &source.limits;
         let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
         let engine_options = wagi_cgi::EngineOptions {
@@ -69,7 +77,7 @@ impl Startup {
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
         runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
-        Ok((Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics }, config))
+        Ok(Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics })
     }
 
     /// Fetches and compiles every module `config` names into the cache; returns each distinct
@@ -436,7 +444,7 @@ fn module_name(entry: &ModuleEntry) -> String {
 }
 
 /// `<log-dir>/<sha256(route)>/module.stderr`, the original's layout.
-fn stderr_log(log_dir: &Path, route: &RoutePattern) -> PathBuf {
+pub(crate) fn stderr_log(log_dir: &Path, route: &RoutePattern) -> PathBuf {
     log_dir.join(Digest::of(route.to_string().as_bytes()).to_hex()).join("module.stderr")
 }
 

@@ -13,6 +13,7 @@ mod peer;
 mod registry;
 mod responses;
 mod routing;
+mod run;
 mod startup;
 mod support;
 mod tls;

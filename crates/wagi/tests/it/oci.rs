@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::registry::{CNCF_WASM, Registry, WASM_TO_OCI, module_saying};
-use crate::support::{Server, Site, entry, sha256_hex};
+use crate::support::{Server, Site, component, entry, sha256_hex};
 
 /// Runs `wagi check` on the site and returns its exit code and stderr.
 fn check(site: &Site, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
@@ -39,6 +39,11 @@ fn modules_are_pulled_by_tag_and_by_digest_in_both_layouts() {
     let registry = Registry::start();
     let digest = registry.push("wagi/hello", "v1", &module_saying("by tag"), WASM_TO_OCI);
     registry.push("wagi/cncf", "1.0.0", &module_saying("cncf layout"), CNCF_WASM);
+    // A component is told from a module by its bytes, wherever they come from.
+    let said = b"Content-Type: text/plain\n\na component";
+    let run = format!("(drop (call $print (i32.const 1024) (i32.const {}))) (i32.const 0)", said.len());
+    let component = wat::parse_str(component(said, &run)).expect("valid component text");
+    registry.push("wagi/component", "1.0.0", &component, CNCF_WASM);
     let site = Site::new();
     site.write(
         "modules.toml",
@@ -46,6 +51,7 @@ fn modules_are_pulled_by_tag_and_by_digest_in_both_layouts() {
             entry("/tag", &format!("{}:v1", registry.url("wagi/hello"))),
             entry("/digest", &format!("{}@{digest}", registry.url("wagi/hello"))),
             entry("/cncf", &format!("{}:1.0.0", registry.url("wagi/cncf"))),
+            entry("/component", &format!("{}:1.0.0", registry.url("wagi/component"))),
         ]
         .concat(),
     );
@@ -53,6 +59,7 @@ fn modules_are_pulled_by_tag_and_by_digest_in_both_layouts() {
     assert_body(&server, "/tag", "by tag");
     assert_body(&server, "/digest", "by tag");
     assert_body(&server, "/cncf", "cncf layout");
+    assert_body(&server, "/component", "a component");
 }
 
 #[test]
