@@ -109,7 +109,11 @@ fn write_strings(caller: &mut Caller<'_, State>, select: Select, pointers: i32, 
 
 /// The calling instance's memory, and the store's state beside it.
 fn guest_memory<'a>(caller: &'a mut Caller<'_, State>) -> wasmtime::Result<(&'a mut [u8], &'a State)> {
-    match caller.get_export("memory") {
+    let memory = match caller.data().memory {
+        Some(memory) => Some(Extern::Memory(memory)),
+        None => caller.get_export("memory"),
+    };
+    match memory {
         Some(Extern::Memory(memory)) => {
             let (bytes, state) = memory.data_and_store_mut(caller);
             Ok((bytes, state))

@@ -244,6 +244,9 @@ fn forget_stdout_if(caller: &mut Caller<'_, State>, touches_stdout: bool) {
 }
 
 fn memory(caller: &mut Caller<'_, State>) -> wasmtime::Result<wasmtime::Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),
         _ => Err(wasmtime::Error::msg("the module exports no (unshared) linear memory named `memory`")),

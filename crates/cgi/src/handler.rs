@@ -9,7 +9,7 @@ use wagi_config::DEFAULT_ENTRYPOINT;
 use wagi_outbound_http::{OutboundGrant, OutboundPolicy, OutboundSession};
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{
-    Engine, Extern, ExternType, InstancePre, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Engine, Extern, ExternType, InstancePre, Memory, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -38,6 +38,9 @@ pub(crate) struct State {
     pub(crate) outbound: OutboundSession,
     /// The request's stdout while fd 1 is still it, for `fd_write`'s fast path.
     pub(crate) stdout: Option<StdoutPipe>,
+    /// The instance's exported `memory`, found by index once it is instantiated, so the host
+    /// calls need not look it up by name.
+    pub(crate) memory: Option<Memory>,
     limits: StoreLimits,
 }
 
@@ -51,7 +54,7 @@ impl State {
     ) -> Self {
         let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-        Self { wasi, inputs, outbound, stdout, limits }
+        Self { wasi, inputs, outbound, stdout, memory: None, limits }
     }
 }
 
@@ -130,8 +133,8 @@ impl std::fmt::Debug for Handler {
 
 /// What a request instantiates and calls, linked once.
 enum Entry {
-    /// A core module and its entrypoint export.
-    Module { pre: InstancePre<State>, export: ModuleExport },
+    /// A core module, its entrypoint export and its `memory` export, if it has one.
+    Module { pre: InstancePre<State>, export: ModuleExport, memory: Option<ModuleExport> },
     /// A command component and the `run` function of its `wasi:cli/run` export.
     Component { pre: wasmtime::component::InstancePre<State>, run: ComponentExportIndex },
 }
@@ -156,7 +159,8 @@ impl Runtime {
         let entry = match &module.code {
             Compiled::Module(module) => {
                 let export = check_entrypoint(module, &spec.entrypoint)?;
-                Entry::Module { pre: self.linker.instantiate_pre(module).map_err(link_error)?, export }
+                let pre = self.linker.instantiate_pre(module).map_err(link_error)?;
+                Entry::Module { pre, export, memory: memory_export(module) }
             }
             Compiled::Component(component) => {
                 if spec.entrypoint != DEFAULT_ENTRYPOINT {
@@ -208,10 +212,11 @@ impl Runtime {
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let state = State::new(wasi, Inputs::default(), OutboundSession::new(Arc::new(no_access)), None, limits);
-        let outcome = match run(&Entry::Module { pre, export }, state, limits, None).await {
-            Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
-            outcome => outcome,
-        };
+        let outcome =
+            match run(&Entry::Module { pre, export, memory: memory_export(module) }, state, limits, None).await {
+                Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
+                outcome => outcome,
+            };
         create_log(stderr_log).map_err(|source| Error::Log { path: stderr_log.display().to_string(), source })?;
         let written = stderr.take();
         if !written.is_empty() {
@@ -354,9 +359,13 @@ async fn run(entry: &Entry, state: State, limits: &Limits, observer: Option<&dyn
     let instantiate_error = |e: wasmtime::Error| CgiError::Instantiate(format!("{e:#}"));
     let call = async {
         match entry {
-            Entry::Module { pre, export } => {
+            Entry::Module { pre, export, memory } => {
                 let instance = pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
                 instantiated(observer);
+                if let Some(memory) = memory {
+                    let memory = instance.get_module_export(&mut store, memory).and_then(Extern::into_memory);
+                    store.data_mut().memory = memory;
+                }
                 // `prepare` checked that the export is a function without parameters or results.
                 let func = instance
                     .get_module_export(&mut store, export)
@@ -398,6 +407,14 @@ fn classify(error: wasmtime::Error) -> Result<(), CgiError> {
         return Err(CgiError::Trap(trap.to_string()));
     }
     Err(CgiError::Trap(format!("{error:#}")))
+}
+
+/// The index of the module's `memory` export, the memory WASI calls read and write.
+fn memory_export(module: &Module) -> Option<ModuleExport> {
+    match module.get_export("memory") {
+        Some(ExternType::Memory(_)) => module.get_export_index("memory"),
+        _ => None,
+    }
 }
 
 /// Checks that `name` is a function without parameters or results, and returns its index for

@@ -42,17 +42,19 @@ pub(crate) async fn handle(
         route: None,
     };
     let span = tracing::info_span!("request", id = exchange.id);
-    let path = request.uri().path().to_owned();
-    let (route, result) = answer(request, &connection.state, remote).instrument(span.clone()).await;
-    let response = result.unwrap_or_else(|error| {
-        let status = error.status();
-        span.in_scope(|| {
-            let route = route.as_deref().unwrap_or_default();
-            let method = &exchange.method;
+    let (route, response) = async {
+        let (route, result) = answer(request, &connection.state, remote).await;
+        let response = result.unwrap_or_else(|error| {
+            let status = error.status();
+            let path = exchange.target.split('?').next().unwrap_or_default();
+            let (method, route) = (&exchange.method, route.as_deref().unwrap_or_default());
             tracing::warn!(request_id = exchange.id, %method, %path, %route, status = status.as_u16(), error = %error, "request failed");
+            error.to_response()
         });
-        error.to_response()
-    });
+        (route, response)
+    }
+    .instrument(span)
+    .await;
     let status = response.status().as_u16();
     let exchange = Exchange { route, ..exchange };
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection)))
