@@ -4,9 +4,11 @@
 //! Both servers are release builds on loopback, driven by `wrk` (installed with apt when
 //! missing). Each throughput scenario alternates ceiling and wagi for several rounds and prints
 //! medians, so both see the same machine state; wagi's req/s is also given as a ratio to the
-//! ceiling's at the same concurrency. Further scenarios: a Rust guest, a 64 KiB POST echo, a
-//! 10 MiB streamed response, `/healthz` while looping modules run, and time to ready for 50
-//! modules with a cold and a warm compiled-code cache.
+//! ceiling's at the same concurrency. Further scenarios: a Rust guest as a WASI preview 1 module
+//! and, alternating with it, the same program as a WASI 0.2 component; the Python example (a
+//! componentize-py component); a 64 KiB POST echo, a 10 MiB streamed response, `/healthz` while
+//! looping modules run, and time to ready for 50 modules and for the Python example, with a cold
+//! and a warm compiled-code cache.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -76,8 +78,30 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     }
 
     let ceiling_64 = report.ceiling_64.clone();
-    let env_runs = repeat(&options, || wrk(&wagi, "/env/bench?a=1&b=2", 64, options.seconds, None))?;
-    report.row("Rust env-dump guest, 64 connections", "wagi", &Median::of(&env_runs), ceiling_64.as_ref());
+    // The same program as a core module and as a component, alternating like wagi and the ceiling.
+    let (env_runs, component_runs) = alternate(&options, |component| {
+        let path = if component { "/env-wasip2/bench?a=1&b=2" } else { "/env/bench?a=1&b=2" };
+        wrk(&wagi, path, 64, options.seconds, None)
+    })?;
+    let (env, component) = (Median::of(&env_runs), Median::of(&component_runs));
+    report.row("Rust env-dump guest (wasm32-wasip1 module), 64 connections", "wagi", &env, ceiling_64.as_ref());
+    report.row(
+        "Rust env-dump guest (wasm32-wasip2 component), 64 connections",
+        "wagi",
+        &component,
+        ceiling_64.as_ref(),
+    );
+    report.note(format!(
+        "the wasm32-wasip2 component reached {:.2}x the req/s of the wasm32-wasip1 module, in alternating runs",
+        component.0.requests_per_second / env.0.requests_per_second
+    ));
+    let python_runs = repeat(&options, || wrk(&wagi, "/python/bench?a=1&b=2", 64, options.seconds, None))?;
+    report.row(
+        "Python env-dump (componentize-py), 64 connections",
+        "wagi",
+        &Median::of(&python_runs),
+        ceiling_64.as_ref(),
+    );
     let post = site.path().join("post.lua");
     std::fs::write(&post, "wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", 65536)\n")?;
     let echo_runs = repeat(&options, || wrk(&wagi, "/echo", 64, options.seconds, Some(&post)))?;
@@ -134,12 +158,16 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     let config = format!(
         "[[module]]\nroute = \"/hello\"\nmodule = \"{hello}\"\n\n\
          [[module]]\nroute = \"/env/...\"\nmodule = \"{env}\"\n\n\
+         [[module]]\nroute = \"/env-wasip2/...\"\nmodule = \"{env_wasip2}\"\n\n\
+         [[module]]\nroute = \"/python/...\"\nmodule = \"{python}\"\n\n\
          [[module]]\nroute = \"/echo\"\nmodule = \"{echo}\"\n\n\
          [[module]]\nroute = \"/stream\"\nmodule = \"{stream}\"\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
         stream = root.join("examples/stream.wat").display(),
         env = module("env_dump.wasm"),
+        env_wasip2 = module("env_dump_wasip2.wasm"),
+        python = module("python_env.wasm"),
         echo = module("echo.wasm"),
     );
     let path = dir.join("modules.toml");
@@ -492,6 +520,28 @@ fn startup_scenarios(
         base.len() / 1024,
         micros(median(cold.into_iter())),
         micros(median(warm.into_iter()))
+    ));
+
+    let python = root.join("target/examples/python_env.wasm");
+    let python_size = std::fs::metadata(&python).context("python_env.wasm")?.len();
+    let python_config = dir.join("python.toml");
+    std::fs::write(&python_config, format!("[[module]]\nroute = \"/python\"\nmodule = \"{}\"\n", python.display()))?;
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for round in 0..options.rounds {
+        let cache = format!("python-cache-{round}");
+        let first = Server::start(&mut wagi_command(release, &python_config, dir, &cache))?;
+        cold.push(first.ready_after.as_secs_f64());
+        drop(first);
+        let second = Server::start(&mut wagi_command(release, &python_config, dir, &cache))?;
+        warm.push(second.ready_after.as_secs_f64());
+    }
+    let (cold, warm) = (median(cold.into_iter()), median(warm.into_iter()));
+    report.note(format!(
+        "time to ready with the Python example ({:.1} MB component): {} with an empty cache, {} with compiled code cached ({:.1}% of cold; medians)",
+        python_size as f64 / 1e6,
+        micros(cold * 1e6),
+        micros(warm * 1e6),
+        warm / cold * 100.0
     ));
     Ok(())
 }
