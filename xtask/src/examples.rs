@@ -1,10 +1,13 @@
 //! `cargo xtask examples` builds the guest programs in `examples/`; `cargo xtask serve` serves them.
 //!
 //! The Rust examples are a Cargo workspace of their own in `examples/`: every directory in it with a `Cargo.toml`
-//! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, and
-//! `env-dump` also for wasm32-wasip2. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python and
-//! JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built modules
-//! land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes `env_dump.wasm`).
+//! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, except
+//! `guestbook` (`WASIP2_ONLY`), a WASI 0.2 command component built for wasm32-wasip2 only; `env-dump` and
+//! `volume-file` are built for wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python
+//! and JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built
+//! modules land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes
+//! `env_dump.wasm`). `target/examples/guestbook-data/` is created for the guestbook's entries, and kept from one
+//! build to the next.
 //!
 //! xtask installs the pinned Python packages in `target/toolchains/venv` and the npm packages in each example's
 //! `node_modules/` itself. An example whose toolchain is missing anyway (no clang for wasm32-wasi, no python3, no
@@ -25,13 +28,17 @@ use anyhow::{Context, bail};
 use crate::{cargo, project_root, read_stdout, run};
 
 const TARGET: &str = "wasm32-wasip1";
-/// The target of `env-dump` as a WASI 0.2 command component.
+/// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
+/// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
+const WASIP2_ONLY: &[&str] = &["guestbook"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
 /// Where the built modules go, relative to the project root.
 const OUT_DIR: &str = "target/examples";
+/// The guestbook's writable volume in `examples/modules.toml`, relative to `OUT_DIR`.
+const GUESTBOOK_DATA: &str = "guestbook-data";
 
 /// The Python packages that build the Zig and Python examples, installed in `VENV_DIR`.
 const PIP_PACKAGES: &[&str] = &["ziglang==0.17.1", "componentize-py==0.25.1"];
@@ -53,12 +60,24 @@ const REQUIRED_EXPORTS: &[(&str, &[&str])] = &[("routes", &["_start", "_routes",
 
 /// The examples built after the Rust ones for wasm32-wasip1, in order.
 const GUESTS: &[Guest] = &[
-    Guest { name: "env-dump-wasip2", dir: "env-dump", component: true, build: build_rust_wasip2 },
-    Guest { name: "c-env", dir: "c-env", component: false, build: build_c },
-    Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig },
-    Guest { name: "assemblyscript-env", dir: "assemblyscript-env", component: false, build: build_assemblyscript },
-    Guest { name: "python-env", dir: "python-env", component: true, build: build_python },
-    Guest { name: "js-env", dir: "js-env", component: true, build: build_javascript },
+    Guest {
+        name: "env-dump-wasip2",
+        dir: "env-dump",
+        component: true,
+        build: build_rust_wasip2,
+        also: &["volume-file-wasip2", "guestbook"],
+    },
+    Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
+    Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig, also: &[] },
+    Guest {
+        name: "assemblyscript-env",
+        dir: "assemblyscript-env",
+        component: false,
+        build: build_assemblyscript,
+        also: &[],
+    },
+    Guest { name: "python-env", dir: "python-env", component: true, build: build_python, also: &[] },
+    Guest { name: "js-env", dir: "js-env", component: true, build: build_javascript, also: &[] },
 ];
 
 /// An example built by a toolchain of its own.
@@ -72,6 +91,9 @@ struct Guest {
     component: bool,
     /// Builds the example in its directory (the first path) into the module file (the second path).
     build: fn(&mut Toolchains, &Path, &Path) -> anyhow::Result<Outcome>,
+    /// The other examples that `build` builds, each into the module file named after it beside the first, of the
+    /// same kind. They are built and skipped with this one.
+    also: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +130,13 @@ pub(crate) fn build() -> anyhow::Result<Summary> {
     let root = project_root()?;
     let out_dir = root.join(OUT_DIR);
     fs::create_dir_all(&out_dir).with_context(|| format!("failed to create `{}`", out_dir.display()))?;
+    let guestbook_data = out_dir.join(GUESTBOOK_DATA);
+    fs::create_dir_all(&guestbook_data).with_context(|| format!("failed to create `{}`", guestbook_data.display()))?;
     let mut summary = Summary::default();
 
     install_target(TARGET)?;
-    run(cargo().current_dir(&root).args([
+    let mut build = cargo();
+    build.current_dir(&root).args([
         "build",
         "--release",
         "--target",
@@ -120,9 +145,17 @@ pub(crate) fn build() -> anyhow::Result<Summary> {
         "examples/Cargo.toml",
         "--target-dir",
         BUILD_DIR,
-    ]))?;
+        "--workspace",
+    ]);
+    for name in WASIP2_ONLY {
+        build.args(["--exclude", name]);
+    }
+    run(&mut build)?;
     let release_dir = root.join(BUILD_DIR).join(TARGET).join("release");
     for name in example_names(&root.join("examples"))? {
+        if WASIP2_ONLY.contains(&name.as_str()) {
+            continue;
+        }
         let built = release_dir.join(format!("{name}.wasm"));
         let copied = out_dir.join(module_file_name(&name));
         fs::copy(&built, &copied)
@@ -138,6 +171,8 @@ pub(crate) fn build() -> anyhow::Result<Summary> {
         let dir = root.join("examples").join(guest.dir);
         let module = out_dir.join(module_file_name(guest.name));
         let started = Instant::now();
+        let also: Vec<(&str, PathBuf)> =
+            guest.also.iter().map(|&name| (name, out_dir.join(module_file_name(name)))).collect();
         match (guest.build)(&mut toolchains, &dir, &module) {
             Ok(outcome) => {
                 check_kind(&module, guest.component)?;
@@ -147,6 +182,11 @@ pub(crate) fn build() -> anyhow::Result<Summary> {
                     Outcome::UpToDate => println!("`{}` is up to date: {shown}", guest.name),
                 }
                 summary.built.push(guest.name.to_owned());
+                for (name, module) in &also {
+                    check_kind(module, guest.component)?;
+                    println!("built `{name}` with `{}`: {}", guest.name, relative_to(module, &root).display());
+                    summary.built.push((*name).to_owned());
+                }
             }
             Err(err) => {
                 let missing = match err.downcast::<Missing>() {
@@ -156,12 +196,15 @@ pub(crate) fn build() -> anyhow::Result<Summary> {
                 if ci {
                     bail!("cannot build `{}`: {missing} (`CI` is set, so every example must build)", guest.name);
                 }
-                eprintln!("\nskipped {}: {missing}\n", guest.name);
+                let names: Vec<&str> = std::iter::once(guest.name).chain(guest.also.iter().copied()).collect();
+                eprintln!("\nskipped {}: {missing}\n", names.join(", "));
                 // A module left from an earlier build would be served although this build skipped it.
-                if module.exists() {
-                    fs::remove_file(&module).with_context(|| format!("failed to remove `{}`", module.display()))?;
+                for (name, module) in [(guest.name, module)].into_iter().chain(also) {
+                    if module.exists() {
+                        fs::remove_file(&module).with_context(|| format!("failed to remove `{}`", module.display()))?;
+                    }
+                    summary.skipped.push((name.to_owned(), missing.clone()));
                 }
-                summary.skipped.push((guest.name.to_owned(), missing));
             }
         }
     }
@@ -200,7 +243,8 @@ fn install_target(target: &str) -> anyhow::Result<()> {
 }
 
 /// `env-dump` for wasm32-wasip2: the same program as a WASI 0.2 command component. `volume-file` is built for
-/// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components.
+/// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components, and `guestbook`,
+/// which is built for wasm32-wasip2 only, as `guestbook.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -221,12 +265,14 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         "env-dump",
         "--package",
         "volume-file",
+        "--package",
+        "guestbook",
     ]))?;
     let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
     let volume_file = module.with_file_name(module_file_name("volume-file-wasip2"));
-    for (built, copied) in
-        [(release_dir.join("env-dump.wasm"), module), (release_dir.join("volume-file.wasm"), &volume_file)]
-    {
+    let guestbook = module.with_file_name(module_file_name("guestbook"));
+    for (package, copied) in [("env-dump", module), ("volume-file", &volume_file), ("guestbook", &guestbook)] {
+        let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)
             .with_context(|| format!("failed to copy `{}` to `{}`", built.display(), copied.display()))?;
     }

@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `wagi` binary on a loopback port, spoken to over real sockets.
 
 mod bindle;
+mod browser;
 mod cli;
 mod contract;
 mod examples;
+mod guestbook;
 mod hostile;
 mod lifecycle;
 mod observability;

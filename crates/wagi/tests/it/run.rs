@@ -124,3 +124,28 @@ fn help_and_version_describe_every_subcommand() {
         assert!(line.split_whitespace().count() > 2, "`{subcommand}` is not described in:\n{help}");
     }
 }
+
+/// Imports an interface nobody provides, and calls it.
+const CALLS_THE_UNKNOWN: &str = r#"(component
+  (import "example:unknown/api@1.0.0" (instance $api (export "call" (func))))
+  (core func $call (canon lower (func $api "call")))
+  (core module $m
+    (import "host" "call" (func $call))
+    (func (export "run") (result i32) (call $call) (i32.const 0)))
+  (core instance $i (instantiate $m (with "host" (instance (export "call" (func $call))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $r (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $r)))"#;
+
+#[test]
+fn a_component_importing_what_wagi_does_not_provide_starts_and_its_call_fails_clearly() {
+    let site = Site::new();
+    site.write("unknown.wat", CALLS_THE_UNKNOWN);
+    let output = wagi_run(&site, &["unknown.wat"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the component called `example:unknown/api@1.0.0#call`, which wagi does not provide"),
+        "{stderr}"
+    );
+}
