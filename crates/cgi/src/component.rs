@@ -22,6 +22,9 @@ const PROVIDED_PACKAGES: &[&str] =
 /// The export a command component runs, without its version: any `0.2.x` is accepted.
 const RUN_INTERFACE: &str = "wasi:cli/run@0.2.";
 
+/// The export of a `wasi:http` proxy component, which answers HTTP rather than CGI.
+const HTTP_HANDLER_INTERFACE: &str = "wasi:http/incoming-handler@";
+
 /// Whether `wasm` is a component in the binary format, as opposed to a core module: the two
 /// share the magic number and differ in the layer field that follows the version.
 pub(crate) fn is_component(wasm: &[u8]) -> bool {
@@ -144,11 +147,14 @@ fn core_instances(wasm: &[u8]) -> u32 {
 /// The `run` function of the component's `wasi:cli/run@0.2.x` export.
 pub(crate) fn run_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, Error> {
     let component_type = component.component_type();
-    let interface = component_type
-        .exports(engine)
-        .map(|(name, _)| name)
-        .find(|name| name.starts_with(RUN_INTERFACE))
-        .ok_or_else(|| Error::MissingEntrypoint("wasi:cli/run".to_owned()))?;
+    let export_named =
+        |prefix: &str| component_type.exports(engine).map(|(name, _)| name).find(|name| name.starts_with(prefix));
+    let Some(interface) = export_named(RUN_INTERFACE) else {
+        return Err(match export_named(HTTP_HANDLER_INTERFACE) {
+            Some(handler) => Error::HttpComponent(handler.to_owned()),
+            None => Error::MissingEntrypoint("wasi:cli/run".to_owned()),
+        });
+    };
     let instance = component.get_export_index(None, interface);
     component
         .get_export_index(instance.as_ref(), "run")

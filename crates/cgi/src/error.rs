@@ -84,6 +84,11 @@ pub enum Error {
         "the module is a WASI 0.2 component, which runs its `wasi:cli/run` export; `entrypoint = \"{0}\"` is only for core modules"
     )]
     ComponentEntrypoint(String),
+    /// A `wasi:http` proxy component, which answers HTTP requests rather than running as CGI.
+    #[error(
+        "the module is a wasi:http component (it exports `{0}`, not `wasi:cli/run`); wagi runs WASI 0.2 command components, which export `wasi:cli/run`, and does not serve wasi:http components"
+    )]
+    HttpComponent(String),
     /// One instance needs more pool slots than the pool has.
     #[error(
         "one instance of the module needs {needed} instances, memories or tables at once, but the pool has {pool}; raise --max-instances"

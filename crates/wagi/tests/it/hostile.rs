@@ -164,6 +164,14 @@ fn hostile_components_get_the_statuses_of_modules_while_health_answers() {
     }
 }
 
+/// A component exporting what a `wasi:http` proxy exports, by name, instead of `wasi:cli/run`.
+const HTTP_COMPONENT: &str = r#"(component
+  (core module $m (func (export "handle")))
+  (core instance $i (instantiate $m))
+  (func $handle (canon lift (core func $i "handle")))
+  (instance $handler (export "handle" (func $handle)))
+  (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))"#;
+
 #[test]
 fn startup_fails_clearly_for_looping_routes_and_bad_entrypoints() {
     let cases = [
@@ -178,6 +186,11 @@ fn startup_fails_clearly_for_looping_routes_and_bad_entrypoints() {
             "the entrypoint `_start` must be a function with no parameters and no results",
         ),
         ("(module (func (export \"other\")))".to_owned(), "", "the module does not export the entrypoint `_start`"),
+        (
+            HTTP_COMPONENT.to_owned(),
+            "",
+            "it exports `wasi:http/incoming-handler@0.2.0`, not `wasi:cli/run`); wagi runs WASI 0.2 command components",
+        ),
     ];
     for (wat, extra, expected) in cases {
         let site = Site::new();
