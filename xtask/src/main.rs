@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod examples;
 mod fuzz;
+mod site_config;
 
 use std::env;
 use std::ffi::OsString;
