@@ -56,13 +56,23 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     for connections in [1, 64, 512] {
         let name = format!("hello.wat, {connections} connections");
         let rss = (connections == 512).then(|| RssSampler::start(wagi.pid()));
-        let (ceiling_runs, wagi_runs) = alternate(&options, |round_wagi| {
-            let server = if round_wagi { &wagi } else { &ceiling };
-            wrk(server, "/hello", connections, options.seconds, None)
+        // At 64 connections the wasi:http twin of hello.wat takes its turn in the same rounds.
+        let servers: &[(&Server, &str)] = if connections == 64 {
+            &[(&ceiling, "/hello"), (&wagi, "/hello"), (&wagi, "/wasi-http/hello")]
+        } else {
+            &[(&ceiling, "/hello"), (&wagi, "/hello")]
+        };
+        let runs = in_turn(&options, servers.len(), |turn| {
+            let (server, path) = servers[turn];
+            wrk(server, path, connections, options.seconds, None)
         })?;
-        let ceiling_median = Median::of(&ceiling_runs);
+        let ceiling_median = Median::of(&runs[0]);
         report.row(&name, "ceiling", &ceiling_median, None);
-        report.row(&name, "wagi", &Median::of(&wagi_runs), Some(&ceiling_median));
+        report.row(&name, "wagi", &Median::of(&runs[1]), Some(&ceiling_median));
+        if let Some(component) = runs.get(2) {
+            let name = format!("hello, wasi:http component (Rust), {connections} connections");
+            report.row(&name, "wagi", &Median::of(component), Some(&ceiling_median));
+        }
         if let Some(rss) = rss {
             let peak = rss.stop();
             report.note(format!(
@@ -162,6 +172,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
          [[module]]\nroute = \"/python/...\"\nmodule = \"{python}\"\n\n\
          [[module]]\nroute = \"/echo\"\nmodule = \"{echo}\"\n\n\
          [[module]]\nroute = \"/stream\"\nmodule = \"{stream}\"\n\n\
+         [[module]]\nroute = \"/wasi-http/...\"\nmodule = \"{wasi_http}\"\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
         stream = root.join("examples/stream.wat").display(),
@@ -169,6 +180,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         env_wasip2 = module("env_dump_wasip2.wasm"),
         python = module("python_env.wasm"),
         echo = module("echo.wasm"),
+        wasi_http = module("http_component.wasm"),
     );
     let path = dir.join("modules.toml");
     std::fs::write(&path, config)?;
@@ -339,12 +351,24 @@ fn alternate(
     options: &Options,
     mut measure: impl FnMut(bool) -> anyhow::Result<Run>,
 ) -> anyhow::Result<(Vec<Run>, Vec<Run>)> {
-    let (mut ceiling, mut wagi) = (Vec::new(), Vec::new());
+    let mut runs = in_turn(options, 2, |turn| measure(turn == 1))?.into_iter();
+    Ok((runs.next().unwrap_or_default(), runs.next().unwrap_or_default()))
+}
+
+/// Runs `measure(0)` to `measure(turns - 1)` in turn, once per round, so every contender sees the
+/// same machine state; the runs of each turn, by turn.
+fn in_turn(
+    options: &Options,
+    turns: usize,
+    mut measure: impl FnMut(usize) -> anyhow::Result<Run>,
+) -> anyhow::Result<Vec<Vec<Run>>> {
+    let mut runs = vec![Vec::new(); turns];
     for _ in 0..options.rounds {
-        ceiling.push(measure(false)?);
-        wagi.push(measure(true)?);
+        for (turn, turn_runs) in runs.iter_mut().enumerate() {
+            turn_runs.push(measure(turn)?);
+        }
     }
-    Ok((ceiling, wagi))
+    Ok(runs)
 }
 
 fn repeat(options: &Options, mut measure: impl FnMut() -> anyhow::Result<Run>) -> anyhow::Result<Vec<Run>> {

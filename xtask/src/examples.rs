@@ -2,7 +2,8 @@
 //!
 //! The Rust examples are a Cargo workspace of their own in `examples/`: every directory in it with a `Cargo.toml`
 //! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, except
-//! `guestbook` (`WASIP2_ONLY`), a WASI 0.2 command component built for wasm32-wasip2 only; `env-dump` and
+//! `guestbook`, a WASI 0.2 command component, and `http-component`, a `wasi:http` component (a library), which
+//! are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and
 //! `volume-file` are built for wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python
 //! and JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built
 //! modules land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes
@@ -31,7 +32,7 @@ const TARGET: &str = "wasm32-wasip1";
 /// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
-const WASIP2_ONLY: &[&str] = &["guestbook"];
+const WASIP2_ONLY: &[&str] = &["guestbook", "http-component"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -65,7 +66,7 @@ const GUESTS: &[Guest] = &[
         dir: "env-dump",
         component: true,
         build: build_rust_wasip2,
-        also: &["volume-file-wasip2", "guestbook"],
+        also: &["volume-file-wasip2", "guestbook", "http-component", "http-get"],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
     Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig, also: &[] },
@@ -245,8 +246,9 @@ fn install_target(target: &str) -> anyhow::Result<()> {
 }
 
 /// `env-dump` for wasm32-wasip2: the same program as a WASI 0.2 command component. `volume-file` is built for
-/// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components, and `guestbook`,
-/// which is built for wasm32-wasip2 only, as `guestbook.wasm`.
+/// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components, and `guestbook` and
+/// `http-component`, which are built for wasm32-wasip2 only, as `guestbook.wasm` and `http_component.wasm`, with
+/// `http-component`'s command `http-get` as `http_get.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -269,11 +271,21 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         "volume-file",
         "--package",
         "guestbook",
+        "--package",
+        "http-component",
     ]))?;
     let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
     let volume_file = module.with_file_name(module_file_name("volume-file-wasip2"));
     let guestbook = module.with_file_name(module_file_name("guestbook"));
-    for (package, copied) in [("env-dump", module), ("volume-file", &volume_file), ("guestbook", &guestbook)] {
+    let http_component = module.with_file_name(module_file_name("http-component"));
+    let http_get = module.with_file_name(module_file_name("http-get"));
+    for (package, copied) in [
+        ("env-dump", module),
+        ("volume-file", &volume_file),
+        ("guestbook", &guestbook),
+        ("http_component", &http_component),
+        ("http-get", &http_get),
+    ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)
             .with_context(|| format!("failed to copy `{}` to `{}`", built.display(), copied.display()))?;

@@ -8,6 +8,8 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::task::JoinHandle;
 
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
 use crate::error::CgiError;
 use crate::stdout::StdoutReader;
 
@@ -27,6 +29,28 @@ pub struct ResponseBody(Kind);
 enum Kind {
     Full(Option<Bytes>),
     Stream(Box<Streaming>),
+    Component(Box<FromComponent>),
+}
+
+/// The body of a `wasi:http` component's response, and the run that writes it.
+struct FromComponent {
+    body: HyperOutgoingBody,
+    run: ComponentRun,
+}
+
+impl std::fmt::Debug for FromComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FromComponent").field("run", &self.run).finish_non_exhaustive()
+    }
+}
+
+/// A component's run, as a body that it writes sees it.
+#[derive(Debug)]
+pub(crate) enum ComponentRun {
+    /// It ended with this outcome; `None` once the body has reported it.
+    Ended(Option<Result<(), CgiError>>),
+    /// It is still running in this task.
+    Running(JoinHandle<Result<(), CgiError>>),
 }
 
 #[derive(Debug)]
@@ -59,9 +83,15 @@ impl ResponseBody {
         Self(Kind::Stream(Box::new(Streaming { prefix, output, guest: AbortOnDrop(guest) })))
     }
 
+    /// The body a `wasi:http` component writes, complete only if `run` ends well: when the
+    /// component fails, the body it began ends with an error, so the connection is aborted.
+    pub(crate) fn from_component(body: HyperOutgoingBody, run: ComponentRun) -> Self {
+        Self(Kind::Component(Box::new(FromComponent { body, run })))
+    }
+
     /// Whether the body is streamed from a running module.
     pub fn is_streaming(&self) -> bool {
-        matches!(self.0, Kind::Stream(_))
+        matches!(self.0, Kind::Stream(_) | Kind::Component(_))
     }
 }
 
@@ -73,6 +103,7 @@ impl Body for ResponseBody {
         match &mut self.get_mut().0 {
             Kind::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
             Kind::Stream(streaming) => streaming.poll_next(cx),
+            Kind::Component(component) => component.poll_next(cx),
         }
     }
 
@@ -84,6 +115,52 @@ impl Body for ResponseBody {
         match &self.0 {
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Stream(_) => SizeHint::default(),
+            Kind::Component(component) => component.body.size_hint(),
+        }
+    }
+}
+
+impl FromComponent {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, CgiError>>> {
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(Err(error))) => {
+                tracing::warn!(%error, "the component's response body failed; aborting the response");
+                Poll::Ready(Some(Err(CgiError::Trap(format!("the response body failed: {error}")))))
+            }
+            // The body reports its end when the component finishes it, and also when the
+            // component's store is dropped: only the run's outcome says which.
+            Poll::Ready(None) => {
+                let outcome = match &mut self.run {
+                    ComponentRun::Ended(outcome) => outcome.take().unwrap_or(Ok(())),
+                    ComponentRun::Running(task) => match std::task::ready!(Pin::new(&mut *task).poll(cx)) {
+                        Ok(outcome) => {
+                            self.run = ComponentRun::Ended(None);
+                            outcome
+                        }
+                        Err(join) => {
+                            self.run = ComponentRun::Ended(None);
+                            Err(CgiError::Trap(join.to_string()))
+                        }
+                    },
+                };
+                match outcome {
+                    Ok(()) => Poll::Ready(None),
+                    Err(error) => {
+                        tracing::warn!(%error, "component failed after its response started; aborting the response");
+                        Poll::Ready(Some(Err(error)))
+                    }
+                }
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for FromComponent {
+    fn drop(&mut self) {
+        if let ComponentRun::Running(task) = &self.run {
+            task.abort();
         }
     }
 }

@@ -17,13 +17,10 @@ use crate::handler::State;
 /// The WASI 0.2 packages that `wasmtime_wasi::p2::add_to_linker_async` provides. An import from
 /// any other package is stubbed with a function that traps when called.
 const PROVIDED_PACKAGES: &[&str] =
-    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
+    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:http", "wasi:io", "wasi:random", "wasi:sockets"];
 
 /// The export a command component runs, without its version: any `0.2.x` is accepted.
 const RUN_INTERFACE: &str = "wasi:cli/run@0.2.";
-
-/// The export of a `wasi:http` proxy component, which answers HTTP rather than CGI.
-const HTTP_HANDLER_INTERFACE: &str = "wasi:http/incoming-handler@";
 
 /// Whether `wasm` is a component in the binary format, as opposed to a core module: the two
 /// share the magic number and differ in the layer field that follows the version.
@@ -37,10 +34,13 @@ impl WasiView for State {
     }
 }
 
-/// The linker every component starts from: all of WASI 0.2 that wasmtime-wasi implements.
+/// The linker every component starts from: all of WASI 0.2 that wasmtime-wasi implements, and
+/// `wasi:http`, whose outgoing requests the handler's `allowed_hosts` govern.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
+    let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
     Ok(linker)
 }
 
@@ -150,10 +150,7 @@ pub(crate) fn run_export(component: &Component, engine: &Engine) -> Result<Compo
     let export_named =
         |prefix: &str| component_type.exports(engine).map(|(name, _)| name).find(|name| name.starts_with(prefix));
     let Some(interface) = export_named(RUN_INTERFACE) else {
-        return Err(match export_named(HTTP_HANDLER_INTERFACE) {
-            Some(handler) => Error::HttpComponent(handler.to_owned()),
-            None => Error::MissingEntrypoint("wasi:cli/run".to_owned()),
-        });
+        return Err(Error::MissingEntrypoint("wasi:cli/run` or `wasi:http/incoming-handler".to_owned()));
     };
     let instance = component.get_export_index(None, interface);
     component

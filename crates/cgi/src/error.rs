@@ -53,6 +53,15 @@ pub enum CgiError {
     /// The instance could not be created (e.g. no free instance slot).
     #[error("the module could not be instantiated: {0}")]
     Instantiate(String),
+    /// A `wasi:http` component returned without setting its response.
+    #[error("the component returned without setting a response")]
+    NoResponse,
+    /// A `wasi:http` component set an error code as its response.
+    #[error("the component answered with the error `{0}`")]
+    ErrorResponse(String),
+    /// The request cannot be expressed in the types the component takes.
+    #[error("{0}")]
+    BadRequest(String),
     /// A volume could not be opened for this request.
     #[error("volume `{guest_path}` could not be opened: {reason}")]
     Volume {
@@ -81,14 +90,9 @@ pub enum Error {
     MissingEntrypoint(String),
     /// A component was given an entrypoint other than the default; components run `wasi:cli/run`.
     #[error(
-        "the module is a WASI 0.2 component, which runs its `wasi:cli/run` export; `entrypoint = \"{0}\"` is only for core modules"
+        "the module is a WASI 0.2 component, which runs its `wasi:cli/run` or `wasi:http/incoming-handler` export; `entrypoint = \"{0}\"` is only for core modules"
     )]
     ComponentEntrypoint(String),
-    /// A `wasi:http` proxy component, which answers HTTP requests rather than running as CGI.
-    #[error(
-        "the module is a wasi:http component (it exports `{0}`, not `wasi:cli/run`); wagi runs WASI 0.2 command components, which export `wasi:cli/run`, and does not serve wasi:http components"
-    )]
-    HttpComponent(String),
     /// One instance needs more pool slots than the pool has.
     #[error(
         "one instance of the module needs {needed} instances, memories or tables at once, but the pool has {pool}; raise --max-instances"
@@ -98,6 +102,15 @@ pub enum Error {
         needed: u32,
         /// The pool's size.
         pool: u32,
+    },
+    /// A `wasi:http/incoming-handler` export whose `handle` is not the function that interface
+    /// defines.
+    #[error("`{name}` must be a function of an `incoming-request` and a `response-outparam`, found {found}")]
+    HandlerSignature {
+        /// The export's name.
+        name: String,
+        /// What it actually is.
+        found: String,
     },
     /// The entrypoint is not a function taking and returning nothing.
     #[error("the entrypoint `{name}` must be a function with no parameters and no results, found {found}")]

@@ -15,6 +15,8 @@ use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 use crate::argv::for_each_arg;
 use crate::body::ResponseBody;
@@ -29,11 +31,16 @@ use crate::respond::{ResponseOptions, respond};
 use crate::routes::{SubRoute, parse_routes_output};
 use crate::stdin::RequestBody;
 use crate::stdout::StdoutPipe;
+use crate::wasi_http::{self, HttpCall};
 
 /// The per-instance state: the WASI context, argv and environment, outbound HTTP responses and
 /// the resource limits.
 pub(crate) struct State {
     pub(crate) wasi: WasiP1Ctx,
+    /// `wasi:http`'s own context, for components.
+    pub(crate) http: WasiHttpCtx,
+    /// The request and response resources a `wasi:http` component's `handle` is called with.
+    pub(crate) http_call: Option<HttpCall>,
     pub(crate) inputs: Inputs,
     pub(crate) outbound: OutboundSession,
     /// The request's stdout while fd 1 is still it, for `fd_write`'s fast path.
@@ -54,7 +61,7 @@ impl State {
     ) -> Self {
         let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-        Self { wasi, inputs, outbound, stdout, memory: None, limits }
+        Self { wasi, http: WasiHttpCtx::new(), http_call: None, inputs, outbound, stdout, memory: None, limits }
     }
 }
 
@@ -137,6 +144,8 @@ enum Entry {
     Module { pre: InstancePre<State>, export: ModuleExport, memory: Option<ModuleExport> },
     /// A command component and the `run` function of its `wasi:cli/run` export.
     Component { pre: wasmtime::component::InstancePre<State>, run: ComponentExportIndex },
+    /// A `wasi:http` component, called through its `wasi:http/incoming-handler` export.
+    Http { pre: ProxyPre<State> },
 }
 
 impl Entry {
@@ -144,6 +153,7 @@ impl Entry {
         match self {
             Self::Module { pre, .. } => pre.module().engine(),
             Self::Component { pre, .. } => pre.engine(),
+            Self::Http { pre } => pre.engine(),
         }
     }
 }
@@ -168,7 +178,11 @@ impl Runtime {
                 }
                 let linker = component::linker_for(&self.component_linker, &self.engine, component)?;
                 let pre = linker.instantiate_pre(component).map_err(link_error)?;
-                Entry::Component { pre, run: component::run_export(component, &self.engine)? }
+                if wasi_http::is_http_handler(component, &self.engine)? {
+                    Entry::Http { pre: ProxyPre::new(pre).map_err(link_error)? }
+                } else {
+                    Entry::Component { pre, run: component::run_export(component, &self.engine)? }
+                }
             }
         };
         let (static_env, shadowed) = StaticEnv::new(spec.environment.iter().cloned());
@@ -244,7 +258,12 @@ impl Handler {
 
     /// Whether this handler runs a WASI 0.2 component rather than a core module.
     pub fn is_component(&self) -> bool {
-        matches!(self.entry, Entry::Component { .. })
+        matches!(self.entry, Entry::Component { .. } | Entry::Http { .. })
+    }
+
+    /// Whether this handler runs a `wasi:http` component, which answers HTTP rather than CGI.
+    pub fn is_http(&self) -> bool {
+        matches!(self.entry, Entry::Http { .. })
     }
 
     /// Runs the module for one request and answers once its CGI header block is complete:
@@ -256,6 +275,9 @@ impl Handler {
         request: &CgiRequest,
         slot: impl Send + 'static,
     ) -> Result<http::Response<ResponseBody>, CgiError> {
+        if self.is_http() {
+            return self.handle_http(request, slot).await;
+        }
         let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, stdout.clone(), &stderr)?;
@@ -278,6 +300,38 @@ impl Handler {
             outcome
         });
         respond(guest, output, self.spec.response).await
+    }
+
+    /// Calls a `wasi:http` component's `handle` and answers with the response it sets. Its
+    /// stdout and stderr both go to the module's log; it sees only the configured environment.
+    async fn handle_http(
+        self: &Arc<Self>,
+        request: &CgiRequest,
+        slot: impl Send + 'static,
+    ) -> Result<http::Response<ResponseBody>, CgiError> {
+        let (scheme, incoming) = wasi_http::incoming_request(request)?;
+        let log = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
+        let mut builder = WasiCtxBuilder::new();
+        builder.stdout(log.clone()).stderr(log.clone());
+        builder.envs(&self.spec.environment);
+        self.add_volumes(&mut builder)?;
+        let outbound = OutboundSession::new(Arc::clone(&self.outbound));
+        let mut state = State::new(builder.build_p1(), Inputs::default(), outbound, None, &self.spec.limits);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let mut http = state.http();
+        let setup = |e: wasmtime::Error| CgiError::Instantiate(format!("{e:#}"));
+        let incoming = http.new_incoming_request(scheme, incoming).map_err(setup)?;
+        let outparam = http.new_response_outparam(sender).map_err(setup)?;
+        state.http_call = Some(HttpCall { request: incoming, response: outparam });
+        let handler = Arc::clone(self);
+        let guest = Box::pin(async move {
+            let spec = &handler.spec;
+            let outcome = run(&handler.entry, state, &spec.limits, handler.observer.as_deref()).await;
+            drop(slot);
+            handler.log_stderr(&log).await;
+            outcome
+        });
+        wasi_http::respond(guest, receiver).await
     }
 
     /// The request's argv and environment, packed for the module to read.
@@ -314,13 +368,19 @@ impl Handler {
             RequestBody::Full(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
             RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),
         };
+        self.add_volumes(&mut builder)?;
+        Ok(builder.build_p1())
+    }
+
+    /// Opens the module's volumes in `builder`.
+    fn add_volumes(&self, builder: &mut WasiCtxBuilder) -> Result<(), CgiError> {
         for volume in &self.spec.volumes {
             let perms = if volume.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
             builder
                 .preopened_dir(&volume.host_path, &volume.guest_path, perms)
                 .map_err(|e| CgiError::Volume { guest_path: volume.guest_path.clone(), reason: format!("{e:#}") })?;
         }
-        Ok(builder.build_p1())
+        Ok(())
     }
 
     async fn log_stderr(&self, stderr: &OutputCapture) {
@@ -385,6 +445,14 @@ async fn run(entry: &Entry, state: State, limits: &Limits, observer: Option<&dyn
                     Ok((Err(()),)) => Err(CgiError::Exit(1)),
                     Err(error) => classify(error),
                 }
+            }
+            Entry::Http { pre } => {
+                let proxy = pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
+                instantiated(observer);
+                let call = store.data_mut().http_call.take();
+                let call = call.ok_or_else(|| CgiError::Instantiate("no request for the component".to_owned()))?;
+                let handler = proxy.wasi_http_incoming_handler();
+                handler.call_handle(&mut store, call.request, call.response).await.or_else(classify)
             }
         }
     };

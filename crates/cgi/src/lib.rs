@@ -1,10 +1,13 @@
-//! Runs WebAssembly modules as CGI programs (RFC 3875) on wasmtime, WASI preview 1.
+//! Runs WebAssembly handlers on wasmtime: core modules (WASI preview 1) and command components
+//! (WASI 0.2) as CGI programs (RFC 3875), and `wasi:http` components as HTTP handlers.
 //!
 //! A [`Runtime`] owns the one wasm engine: it [compiles](Runtime::compile) modules and
-//! [prepares](Runtime::prepare) a [`Handler`] per route, linking imports once. For each request
-//! [`Handler::handle`] takes a [`CgiRequest`], builds the CGI environment and argv, runs a fresh
-//! instance with the request body on stdin under a deadline and memory limit, and parses stdout
-//! into a [`CgiResponse`], or fails with a [`CgiError`].
+//! [prepares](Runtime::prepare) a [`Handler`] per route, linking imports once; which kind a
+//! module is, is read from its bytes. For each request [`Handler::handle`] takes a
+//! [`CgiRequest`] and runs a fresh instance under a deadline and memory limit. A CGI handler
+//! gets the CGI environment and argv and the request body on stdin, and its stdout is parsed
+//! into a [`CgiResponse`]; a `wasi:http` component gets the request as the client sent it and
+//! sets the response itself. Either can fail with a [`CgiError`].
 //!
 //! This crate knows no sockets, TOML, OCI or Bindle: routing and HTTP are `wagi-server`'s job,
 //! fetching modules is `wagi-loader`'s. Guest code never runs without an epoch deadline, so a
@@ -28,6 +31,7 @@ mod response;
 mod routes;
 mod stdin;
 mod stdout;
+mod wasi_http;
 
 pub use artifact::{ArtifactCache, ArtifactOrigin};
 pub use body::ResponseBody;

@@ -66,8 +66,12 @@ impl From<Bytes> for RequestBody {
 impl BodyStream {
     /// The reader of the body for the module's stdin; empty if it was taken already.
     pub(crate) fn take_reader(&self) -> BodyReader {
-        let receiver = self.receiver.lock().map(|mut slot| slot.take()).unwrap_or_default();
-        BodyReader { receiver, pending: Bytes::new() }
+        BodyReader { receiver: self.take_receiver(), pending: Bytes::new() }
+    }
+
+    /// The body's chunks as they arrive; `None` if they were taken already.
+    pub(crate) fn take_receiver(&self) -> Option<mpsc::Receiver<io::Result<Bytes>>> {
+        self.receiver.lock().map(|mut slot| slot.take()).unwrap_or_default()
     }
 }
 

@@ -74,6 +74,11 @@ impl OutboundClient {
         Ok(Self { client, limits })
     }
 
+    /// The connection pool requests are sent through.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// The limits this client enforces.
     pub fn limits(&self) -> &OutboundLimits {
         &self.limits
@@ -191,7 +196,7 @@ fn follow(request: &mut OutgoingRequest, status: StatusCode, next: Url) {
     request.url = next;
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

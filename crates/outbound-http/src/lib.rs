@@ -1,5 +1,7 @@
 //! Outbound HTTP for modules: the five host functions of the `wasi_experimental_http` ABI,
-//! which modules written for the original WAGI import to make HTTP requests.
+//! which modules written for the original WAGI import to make HTTP requests, and
+//! `wasi:http/outgoing-handler` for WASI 0.2 components (an [`OutboundSession`] is their
+//! `WasiHttpHooks`).
 //!
 //! An [`OutboundClient`] (one per process: a shared connection pool and the global
 //! [`OutboundLimits`]) performs requests; an [`OutboundPolicy`] (one per handler) says where a
@@ -15,6 +17,7 @@ mod abi;
 mod client;
 mod linker;
 mod session;
+mod wasi_http;
 
 pub use abi::ErrorCode;
 pub use client::{ClientError, OutboundClient, OutboundLimits};

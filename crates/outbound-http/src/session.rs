@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use wagi_config::AllowedHosts;
 
 use crate::abi::ErrorCode;
@@ -29,10 +30,13 @@ pub struct OutboundGrant {
 /// The outbound state of one module invocation.
 #[derive(Debug)]
 pub struct OutboundSession {
-    grant: Arc<OutboundGrant>,
+    pub(crate) grant: Arc<OutboundGrant>,
     /// Open responses, indexed by handle; a closed handle's slot is reused.
     responses: Vec<Option<OpenResponse>>,
-    requests_made: u32,
+    pub(crate) requests_made: u32,
+    /// A component's responses open at once, under `http_max_concurrency`; made on its first
+    /// request.
+    pub(crate) open_components: Option<Arc<Semaphore>>,
 }
 
 /// A response the guest reads through its handle.
@@ -46,7 +50,7 @@ pub(crate) struct OpenResponse {
 impl OutboundSession {
     /// A session for one invocation of a module with `grant`.
     pub fn new(grant: Arc<OutboundGrant>) -> Self {
-        Self { grant, responses: Vec::new(), requests_made: 0 }
+        Self { grant, responses: Vec::new(), requests_made: 0, open_components: None }
     }
 
     /// Counts a request against the limits, or refuses it.

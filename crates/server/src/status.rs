@@ -42,9 +42,13 @@ impl RequestError {
                 | CgiError::InvalidHeaderValue { .. }
                 | CgiError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
                 CgiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                CgiError::Exit(_) | CgiError::Trap(_) | CgiError::Volume { .. } | CgiError::Instantiate(_) => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
+                CgiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                CgiError::Exit(_)
+                | CgiError::Trap(_)
+                | CgiError::Volume { .. }
+                | CgiError::Instantiate(_)
+                | CgiError::NoResponse
+                | CgiError::ErrorResponse(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }

@@ -99,6 +99,11 @@ fn the_examples_answer() {
 
     let hello = server.get("/hello");
     assert_eq!((hello.status, hello.text().as_str()), (200, "hello from wagi\n"));
+    if !skipped.iter().any(|name| name == "http-component") {
+        let component = server.get("/http-component/request");
+        assert_eq!(component.status, 200, "{}", component.text());
+        assert!(component.text().contains("GREETING=hello from a wasi:http component\n"), "{}", component.text());
+    }
 
     let stream = server.get("/stream");
     assert_eq!((stream.status, stream.body.len()), (200, 160 << 16));
@@ -158,6 +163,9 @@ fn the_examples_answer() {
     expected.extend(language_routes.iter().map(String::as_str));
     if !skipped.iter().any(|s| s == "guestbook") {
         expected.extend(["/guestbook", "/guestbook/..."]);
+    }
+    if !skipped.iter().any(|s| s == "http-component") {
+        expected.push("/http-component/...");
     }
     expected.sort_unstable();
     assert_eq!(routes, expected);

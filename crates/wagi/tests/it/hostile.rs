@@ -164,7 +164,7 @@ fn hostile_components_get_the_statuses_of_modules_while_health_answers() {
     }
 }
 
-/// A component exporting what a `wasi:http` proxy exports, by name, instead of `wasi:cli/run`.
+/// A component exporting `wasi:http/incoming-handler` by name, whose `handle` takes nothing.
 const HTTP_COMPONENT: &str = r#"(component
   (core module $m (func (export "handle")))
   (core instance $i (instantiate $m))
@@ -189,7 +189,7 @@ fn startup_fails_clearly_for_looping_routes_and_bad_entrypoints() {
         (
             HTTP_COMPONENT.to_owned(),
             "",
-            "it exports `wasi:http/incoming-handler@0.2.0`, not `wasi:cli/run`); wagi runs WASI 0.2 command components",
+            "`wasi:http/incoming-handler@0.2.0#handle` must be a function of an `incoming-request` and a `response-outparam`, found a function of ()",
         ),
     ];
     for (wat, extra, expected) in cases {

@@ -19,3 +19,4 @@ mod run;
 mod startup;
 mod support;
 mod tls;
+mod wasi_http;

@@ -16,7 +16,7 @@ use crate::cli::check;
 use crate::support::{Server, Site};
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, signed with `key`.
-fn certificate(key: &rcgen::KeyPair) -> String {
+pub(crate) fn certificate(key: &rcgen::KeyPair) -> String {
     let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .expect("certificate parameters");
     params.self_signed(key).expect("sign the certificate").pem()
@@ -30,15 +30,15 @@ fn openssl(site: &Site, args: &[&str], out: &str) -> String {
 }
 
 /// What a client saw: the protocol ALPN chose, the HTTP version, status and body.
-struct Answer {
-    alpn: Option<Vec<u8>>,
-    version: http::Version,
-    status: u16,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) alpn: Option<Vec<u8>>,
+    pub(crate) version: http::Version,
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
 /// GET `path` over TLS, trusting only `ca_pem`, offering `alpn`.
-fn https_get(addr: SocketAddr, ca_pem: &str, alpn: &[&[u8]], path: &str) -> Answer {
+pub(crate) fn https_get(addr: SocketAddr, ca_pem: &str, alpn: &[&[u8]], path: &str) -> Answer {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut roots = rustls::RootCertStore::empty();
