@@ -272,12 +272,13 @@ impl Handler {
     /// bounds the instances alive, streamed responses included.
     pub async fn handle(
         self: &Arc<Self>,
-        request: &CgiRequest,
+        request: CgiRequest,
         slot: impl Send + 'static,
     ) -> Result<http::Response<ResponseBody>, CgiError> {
         if self.is_http() {
             return self.handle_http(request, slot).await;
         }
+        let request = &request;
         let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, stdout.clone(), &stderr)?;
@@ -306,7 +307,7 @@ impl Handler {
     /// stdout and stderr both go to the module's log; it sees only the configured environment.
     async fn handle_http(
         self: &Arc<Self>,
-        request: &CgiRequest,
+        request: CgiRequest,
         slot: impl Send + 'static,
     ) -> Result<http::Response<ResponseBody>, CgiError> {
         let (scheme, incoming) = wasi_http::incoming_request(request)?;

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::{mpsc, oneshot};
@@ -71,27 +71,43 @@ pub(crate) fn is_http_handler(component: &Component, engine: &Engine) -> Result<
 
 /// The request as the component sees it: the client's method, path, query, headers and body,
 /// its authority in the URI, and the `spin-*` headers describing the route.
-pub(crate) fn incoming_request(request: &CgiRequest) -> Result<(Scheme, http::Request<HyperIncomingBody>), CgiError> {
+pub(crate) fn incoming_request(request: CgiRequest) -> Result<(Scheme, http::Request<HyperIncomingBody>), CgiError> {
     let scheme = if request.https { "https" } else { "http" };
-    let authority = authority(request);
-    let mut target = request.raw_path.clone();
-    if let Some(query) = &request.query {
-        target.push('?');
-        target.push_str(query);
-    }
-    let full_url = format!("{scheme}://{authority}{target}");
+    let authority = authority(&request);
+    let query = request.query.as_deref().map_or_else(String::new, |query| format!("?{query}"));
+    let full_url = format!("{scheme}://{authority}{}{query}", request.raw_path);
     let bad =
         |what: &str| CgiError::BadRequest(format!("the request's {what} cannot be given to a wasi:http component"));
     let uri = http::Uri::try_from(full_url.as_str()).map_err(|_| bad("URL"))?;
     let method = http::Method::from_bytes(request.method.as_bytes()).map_err(|_| bad("method"))?;
-    let mut headers = request.headers.clone();
-    let spin: Vec<HeaderName> = headers.keys().filter(|name| name.as_str().starts_with(SPIN_PREFIX)).cloned().collect();
-    for name in spin {
-        headers.remove(name);
+    let mut headers = request.headers;
+    if headers.keys().any(|name| name.as_str().starts_with(SPIN_PREFIX)) {
+        let forged: Vec<HeaderName> =
+            headers.keys().filter(|name| name.as_str().starts_with(SPIN_PREFIX)).cloned().collect();
+        for name in forged {
+            headers.remove(name);
+        }
     }
-    add_spin_headers(&mut headers, request, &full_url);
-    let body = match &request.body {
-        RequestBody::Full(bytes) => Full::new(bytes.clone()).map_err(|never| match never {}).boxed_unsync(),
+    let route = &request.route;
+    let component_route = route.pattern.strip_suffix("/...").unwrap_or(&route.pattern);
+    let component_route = if component_route.is_empty() { "/" } else { component_route };
+    let values: [(HeaderName, &str); 7] = [
+        (SPIN_FULL_URL, &full_url),
+        (SPIN_PATH_INFO, &route.raw_path_info),
+        (SPIN_MATCHED_ROUTE, &route.pattern),
+        (SPIN_RAW_COMPONENT_ROUTE, &route.pattern),
+        (SPIN_COMPONENT_ROUTE, component_route),
+        (SPIN_BASE_PATH, "/"),
+        (SPIN_CLIENT_ADDR, &request.remote_addr),
+    ];
+    headers.reserve(values.len());
+    for (name, value) in values {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    let body = match request.body {
+        RequestBody::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed_unsync(),
         RequestBody::Streaming(stream) => ChannelBody(stream.take_receiver()).boxed_unsync(),
     };
     let mut builder = http::Request::builder().method(method).uri(uri);
@@ -119,27 +135,15 @@ fn authority(request: &CgiRequest) -> String {
     }
 }
 
-/// The headers Spin's HTTP trigger gives a component, so components written for Spin run
-/// unchanged. wagi serves every application at the base `/`.
-fn add_spin_headers(headers: &mut HeaderMap, request: &CgiRequest, full_url: &str) {
-    let route = &request.route;
-    let component_route = route.pattern.strip_suffix("/...").unwrap_or(&route.pattern);
-    let component_route = if component_route.is_empty() { "/" } else { component_route };
-    let values = [
-        ("spin-full-url", full_url),
-        ("spin-path-info", route.raw_path_info.as_str()),
-        ("spin-matched-route", &route.pattern),
-        ("spin-raw-component-route", &route.pattern),
-        ("spin-component-route", component_route),
-        ("spin-base-path", "/"),
-        ("spin-client-addr", &request.remote_addr),
-    ];
-    for (name, value) in values {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-}
+// The headers Spin's HTTP trigger gives a component, so components written for Spin run
+// unchanged. wagi serves every application at the base `/`.
+const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
 
 /// A streamed request body, as the chunks the server receives arrive.
 struct ChannelBody(Option<mpsc::Receiver<std::io::Result<Bytes>>>);

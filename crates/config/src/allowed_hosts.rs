@@ -29,7 +29,16 @@ pub struct AllowedHosts {
 struct HostPattern {
     scheme: Option<Scheme>,
     host: HostMatch,
-    port: Option<u16>,
+    port: PortMatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PortMatch {
+    /// The scheme's default port.
+    Default,
+    Exact(u16),
+    /// Any port (`:*`, Spin's grammar only).
+    Any,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +53,8 @@ enum HostMatch {
     Exact(String),
     /// Any host ending in this suffix, which starts with `.`.
     Below(String),
+    /// Any host at all (`*`, Spin's grammar only).
+    Any,
 }
 
 /// Why an `allowed_hosts` entry is not a destination.
@@ -70,6 +81,33 @@ impl AllowedHosts {
                         .map_err(|reason| AllowedHostError { entry: entry.to_owned(), reason: reason.to_owned() })?,
                 );
             }
+        }
+        Ok(hosts)
+    }
+
+    /// Parses a Spin component's `allowed_outbound_hosts`: `scheme://host[:port]` with the
+    /// scheme always written, where the scheme, the host and the port may each be `*`
+    /// (`*://*:*` allows every HTTP destination), plus `insecure:allow-all`, which Spin itself
+    /// rejects and wagi accepts as in `allowed_hosts`.
+    pub fn parse_spin<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowedHostError> {
+        let mut hosts = Self::default();
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            if entry == ALLOW_ALL {
+                hosts.allow_all = true;
+                continue;
+            }
+            let error = |reason: &str| AllowedHostError { entry: entry.to_owned(), reason: reason.to_owned() };
+            let Some((scheme, rest)) = entry.split_once("://") else {
+                return Err(error("write the scheme, as Spin does: `https://example.com`, or `*://example.com`"));
+            };
+            let scheme = match scheme {
+                "*" => None,
+                scheme => Some(
+                    Scheme::parse(scheme).ok_or_else(|| error("only `http` and `https` destinations are possible"))?,
+                ),
+            };
+            hosts.patterns.push(HostPattern::parse_authority(scheme, rest, true).map_err(error)?);
         }
         Ok(hosts)
     }
@@ -105,6 +143,11 @@ impl HostPattern {
             }
             None => (None, entry),
         };
+        Self::parse_authority(scheme, rest, false)
+    }
+
+    /// The `host[:port]` part of an entry; with `stars`, the host and the port may be `*`.
+    fn parse_authority(scheme: Option<Scheme>, rest: &str, stars: bool) -> Result<Self, &'static str> {
         let authority = rest.strip_suffix('/').unwrap_or(rest);
         if authority.contains(['/', '?', '#']) {
             return Err("name a destination (`https://host[:port]`), not a path");
@@ -112,12 +155,20 @@ impl HostPattern {
         if authority.contains('@') {
             return Err("user names and passwords do not belong in `allowed_hosts`");
         }
-        let (host, port) = split_port(authority)?;
+        let (host, port) = match authority.strip_suffix(":*") {
+            Some(host) if stars => (host, PortMatch::Any),
+            _ => match split_port(authority)? {
+                (host, Some(port)) => (host, PortMatch::Exact(port)),
+                (host, None) => (host, PortMatch::Default),
+            },
+        };
         let host = host.to_ascii_lowercase();
         let host = match host.strip_prefix('*') {
+            Some("") if stars => HostMatch::Any,
             Some(suffix) if suffix.starts_with('.') && is_host_name(&suffix[1..]) => {
                 HostMatch::Below(suffix.to_owned())
             }
+            Some(_) if stars => return Err("a wildcard host is `*` or `*.example.com`"),
             Some(_) => {
                 return Err("a wildcard is written `*.example.com`; use `insecure:allow-all` to allow every host");
             }
@@ -131,12 +182,18 @@ impl HostPattern {
         if self.scheme.is_some_and(|allowed| allowed != scheme) {
             return false;
         }
-        if self.port.unwrap_or(scheme.default_port()) != port {
+        let port_allowed = match self.port {
+            PortMatch::Default => scheme.default_port() == port,
+            PortMatch::Exact(allowed) => allowed == port,
+            PortMatch::Any => true,
+        };
+        if !port_allowed {
             return false;
         }
         match &self.host {
             HostMatch::Exact(allowed) => allowed == host,
             HostMatch::Below(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+            HostMatch::Any => true,
         }
     }
 }
@@ -219,10 +276,12 @@ impl fmt::Display for HostPattern {
         match &self.host {
             HostMatch::Exact(host) => write!(f, "{host}")?,
             HostMatch::Below(suffix) => write!(f, "*{suffix}")?,
+            HostMatch::Any => write!(f, "*")?,
         }
         match self.port {
-            Some(port) => write!(f, ":{port}"),
-            None => Ok(()),
+            PortMatch::Default => Ok(()),
+            PortMatch::Exact(port) => write!(f, ":{port}"),
+            PortMatch::Any => write!(f, ":*"),
         }
     }
 }
@@ -287,6 +346,30 @@ mod tests {
             AllowedHosts::parse_list("a.com, https://b.com:8443,").map(|h| h.to_string()),
             Ok("a.com,https://b.com:8443".to_owned())
         );
+    }
+
+    #[test]
+    fn spin_entries_may_have_a_star_for_scheme_host_or_port() {
+        let spin = |entries: &[&str]| AllowedHosts::parse_spin(entries).expect("valid Spin entries");
+        let any = spin(&["*://*:*"]);
+        assert!(any.allows("http", "anything", 1) && any.allows("https", "example.com", 443));
+        assert!(!any.allows("ftp", "example.com", 21));
+        let port = spin(&["http://localhost:*"]);
+        assert!(port.allows("http", "localhost", 3000) && !port.allows("https", "localhost", 3000));
+        let scheme = spin(&["*://example.com"]);
+        assert!(scheme.allows("http", "example.com", 80) && scheme.allows("https", "example.com", 443));
+        assert!(!scheme.allows("https", "example.com", 80));
+        let host = spin(&["https://*:8443"]);
+        assert!(host.allows("https", "a.b", 8443) && !host.allows("https", "a.b", 443));
+        assert!(spin(&["insecure:allow-all"]).allows("http", "x", 1));
+        for (entry, reason) in
+            [("example.com", "write the scheme"), ("https://*x.com", "wildcard host"), ("ftp://a", "only")]
+        {
+            let error = AllowedHosts::parse_spin(&[entry]).expect_err(entry);
+            assert!(error.reason.contains(reason), "{entry}: {}", error.reason);
+        }
+        // wagi's own grammar has no stars but the `*.` of a subdomain.
+        assert!(AllowedHosts::parse(&["http://localhost:*"]).is_err());
     }
 
     #[test]

@@ -200,6 +200,7 @@ impl Invoice {
                 argv: parcel.wagi("argv").map(str::to_owned),
                 environment: Vec::new(),
                 limits: ModuleLimits::default(),
+                files: None,
             });
         }
         if !errors.is_empty() {

@@ -1,8 +1,8 @@
 //! Reads what the user wrote: `modules.toml` and the values of global flags, into typed,
 //! validated values that carry their file, line and column for messages.
 //!
-//! [`Config::parse`] turns the text of a `modules.toml` into a [`Config`] of [`ModuleEntry`]
-//! values, reporting every problem at once as [`Diagnostics`]; [`Config::resolve_paths`] then
+//! [`Config::parse`] turns the text of a `modules.toml`, or of a Spin application manifest, into
+//! a [`Config`] of [`ModuleEntry`] values, reporting every problem at once as [`Diagnostics`]; [`Config::resolve_paths`] then
 //! anchors relative paths at the configuration file. [`Invoice`] reads a Bindle invoice and maps
 //! its handlers to the same entries. [`RoutePattern`] is the route type the server matches
 //! requests with, and [`parse_env_file`] reads `--env-file` files.
@@ -27,6 +27,7 @@ mod module_ref;
 mod modules_toml;
 mod resolve;
 mod route;
+mod spin_toml;
 mod units;
 
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
@@ -34,6 +35,6 @@ pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
 pub use invoice::{Invoice, Parcel, WASM_MEDIA_TYPE};
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference};
-pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, ParseResult, Volume};
+pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, ParseResult, Volume};
 pub use route::{RouteError, RouteMatch, RoutePattern};
 pub use units::{UnitError, parse_byte_size, parse_duration};

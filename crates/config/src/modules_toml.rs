@@ -42,6 +42,8 @@ pub struct ModuleEntry {
     pub entrypoint: String,
     /// `volumes`: directories the module may see, in file order.
     pub volumes: Vec<Volume>,
+    /// A Spin component's `files` and `exclude_files`: what it sees under `/`.
+    pub files: Option<Files>,
     /// `allowed_hosts`: outbound HTTP destinations; missing or empty allows none.
     pub allowed_hosts: AllowedHosts,
     /// `http_max_concurrency`: how many outbound responses may be open at once.
@@ -65,6 +67,40 @@ pub struct Volume {
     pub read_only: bool,
     /// Where the entry is.
     pub location: Location,
+}
+
+/// A Spin component's files: host files copied into a directory the module sees as `/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Files {
+    /// The directory the paths and globs are relative to: empty after parsing, the manifest's
+    /// directory after [`Config::resolve_paths`].
+    pub root: PathBuf,
+    /// `files`, in order.
+    pub mounts: Vec<FileMount>,
+    /// `exclude_files`: globs of paths, relative to `root`, left out.
+    pub exclude: Vec<String>,
+}
+
+/// One entry of a Spin component's `files`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileMount {
+    /// A path or glob (`static/**/*`): each file it matches, at the same path under `/`; a
+    /// directory, with everything in it.
+    Pattern {
+        /// The path or glob as written.
+        pattern: String,
+        /// Where the entry is.
+        location: Location,
+    },
+    /// `{ source, destination }`: a file or directory, seen at `destination`.
+    Mapped {
+        /// The host file or directory.
+        source: PathBuf,
+        /// The absolute path the module sees it at.
+        destination: String,
+        /// Where the entry is.
+        location: Location,
+    },
 }
 
 /// Limits a module entry may set for itself, overriding the global defaults.
@@ -100,7 +136,8 @@ const IGNORED_TOP_LEVEL_FIELDS: &[&str] = &["default_host"];
 pub type ParseResult = Result<(Config, Vec<Diagnostic>), Diagnostics>;
 
 impl Config {
-    /// Parses `text`, naming it `source` in diagnostics. Reports all problems at once.
+    /// Parses `text`, naming it `source` in diagnostics: a `modules.toml`, or a Spin manifest
+    /// when it has `spin_manifest_version`. Reports all problems at once.
     pub fn parse(text: &str, source: &str) -> ParseResult {
         let mut reporter = Reporter::new(source, text);
         let root = match DeTable::parse(text) {
@@ -111,7 +148,11 @@ impl Config {
                 return Err(Diagnostics(reporter.finish().0));
             }
         };
-        let modules = parse_root(root.get_ref(), &mut reporter);
+        let modules = if root.get_ref().contains_key(crate::spin_toml::VERSION_KEY) {
+            crate::spin_toml::parse_root(root.get_ref(), &mut reporter)
+        } else {
+            parse_root(root.get_ref(), &mut reporter)
+        };
         let (errors, warnings) = reporter.finish();
         if errors.is_empty() {
             Ok((Config { source: source.to_owned(), modules }, warnings))
@@ -151,7 +192,7 @@ fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> Vec<ModuleEntr
     modules
 }
 
-fn check_duplicate_routes(modules: &[ModuleEntry], reporter: &mut Reporter<'_>) {
+pub(crate) fn check_duplicate_routes(modules: &[ModuleEntry], reporter: &mut Reporter<'_>) {
     let mut seen: HashMap<&RoutePattern, Location> = HashMap::new();
     for entry in modules {
         match seen.get(&entry.route) {
@@ -209,6 +250,7 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         module_location,
         entrypoint,
         volumes,
+        files: None,
         allowed_hosts,
         http_max_concurrency,
         argv,
@@ -217,40 +259,50 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
     })
 }
 
-/// Typed access to the fields of one `[[module]]` table, reporting wrong types as it goes.
-struct Fields<'t, 'i, 'r, 's> {
-    table: &'t DeTable<'i>,
-    span: Range<usize>,
-    reporter: &'r mut Reporter<'s>,
-    item: &'r str,
+/// Typed access to the fields of one table (a `[[module]]`, or a Spin trigger or component),
+/// reporting wrong types as it goes.
+pub(crate) struct Fields<'t, 'i, 'r, 's> {
+    pub(crate) table: &'t DeTable<'i>,
+    pub(crate) span: Range<usize>,
+    pub(crate) reporter: &'r mut Reporter<'s>,
+    pub(crate) item: &'r str,
 }
 
 impl<'t, 'i> Fields<'t, 'i, '_, '_> {
-    fn error(&mut self, offset: usize, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, offset: usize, message: impl Into<String>) {
         self.reporter.error(offset, Some(self.item), message);
     }
 
     fn check_keys(&mut self) {
+        self.check_keys_of(MODULE_FIELDS, IGNORED_MODULE_FIELDS);
+    }
+
+    /// Reports every key not in `known` as unknown; warns that the `ignored` ones are ignored.
+    pub(crate) fn check_keys_of(&mut self, known: &[&str], ignored: &[&str]) {
         for key in self.table.keys() {
             let name = key.get_ref().as_ref();
-            if IGNORED_MODULE_FIELDS.contains(&name) {
+            if ignored.contains(&name) {
                 self.reporter.warning(key.span().start, Some(self.item), format!("`{name}` is ignored"));
-            } else if !MODULE_FIELDS.contains(&name) {
-                self.error(key.span().start, unknown_field_message(name, MODULE_FIELDS));
+            } else if !known.contains(&name) {
+                self.error(key.span().start, unknown_field_message(name, known));
             }
         }
     }
 
-    fn value(&self, name: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+    pub(crate) fn value(&self, name: &str) -> Option<&'t Spanned<DeValue<'i>>> {
         self.table.get(name)
     }
 
-    fn wrong_type(&mut self, name: &str, value: &Spanned<DeValue<'_>>, expected: &str) {
+    pub(crate) fn wrong_type(&mut self, name: &str, value: &Spanned<DeValue<'_>>, expected: &str) {
         let found = value.get_ref().type_str();
         self.error(value.span().start, format!("`{name}` must be {expected}, found {found}"));
     }
 
-    fn required<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<(T, Location)> {
+    pub(crate) fn required<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<(T, Location)> {
         let Some(value) = self.value(name) else {
             self.error(self.span.start, format!("missing field `{name}`"));
             return None;
@@ -265,7 +317,7 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         }
     }
 
-    fn str_of(&mut self, name: &str, value: &'t Spanned<DeValue<'i>>) -> Option<&'t str> {
+    pub(crate) fn str_of(&mut self, name: &str, value: &'t Spanned<DeValue<'i>>) -> Option<&'t str> {
         let text = value.get_ref().as_str();
         if text.is_none() {
             self.wrong_type(name, value, "a string");
@@ -338,7 +390,7 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         AllowedHosts::parse(&entries).unwrap_or_default()
     }
 
-    fn string_table(&mut self, name: &str) -> Vec<(String, String)> {
+    pub(crate) fn string_table(&mut self, name: &str) -> Vec<(String, String)> {
         let Some(value) = self.value(name) else { return Vec::new() };
         let Some(table) = value.get_ref().as_table() else {
             self.wrong_type(name, value, "a table of strings");
@@ -420,7 +472,7 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
     }
 }
 
-fn unknown_field_message(name: &str, known: &[&str]) -> String {
+pub(crate) fn unknown_field_message(name: &str, known: &[&str]) -> String {
     let suggestion = known
         .iter()
         .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))

@@ -40,6 +40,9 @@ impl Config {
                     }
                 }
             }
+            if let Some(files) = &mut entry.files {
+                files.root = config_dir.to_path_buf();
+            }
             for volume in &mut entry.volumes {
                 match resolve(&volume.host_path, config_dir, cwd, Path::is_dir) {
                     Resolved::Found(found) => volume.host_path = found,

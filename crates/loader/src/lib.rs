@@ -6,7 +6,8 @@
 //! reached with `oci-client`; bindles come from a Bindle server or a directory of standalone
 //! bindles ([`BindleSource`]), their invoices read with [`Loader::invoice`]. Remote sources keep what they fetch in a [`ContentCache`], a
 //! directory of blobs named by digest and verified on every read, so a warm start fetches
-//! nothing for pinned references and corrupted entries are fetched again.
+//! nothing for pinned references and corrupted entries are fetched again. [`stage_files`] copies
+//! the files a Spin component is given into the directory it sees as `/`.
 //!
 //! This crate never compiles or runs wasm (see `wagi-cgi`) and has no wasmtime dependency.
 #![deny(missing_docs)]
@@ -14,12 +15,14 @@
 mod bindle;
 mod cache;
 mod digest;
+mod files;
 mod loader;
 mod oci;
 
 pub use bindle::BindleSource;
 pub use cache::ContentCache;
 pub use digest::Digest;
+pub use files::{FilesError, stage_files};
 pub use loader::{BindleOptions, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions};
 
 /// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),

@@ -175,7 +175,7 @@ async fn run<B: RequestBodyStream>(
         authority,
         route: matched,
     };
-    Ok(route.handler.handle(&cgi_request, slot).await?)
+    Ok(route.handler.handle(cgi_request, slot).await?)
 }
 
 /// Reads a body of unknown length whole, up to `limit`, within `deadline`: a client sending its

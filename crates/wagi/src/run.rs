@@ -118,6 +118,7 @@ fn configuration(source: SourceArgs, args: &RunArgs) -> Result<(Config, SourceAr
         argv: None,
         environment: Vec::new(),
         limits: ModuleLimits::default(),
+        files: None,
     };
     let mut config = Config { source: "wagi run".to_owned(), modules: vec![entry] };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;

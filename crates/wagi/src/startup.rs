@@ -159,21 +159,30 @@ impl Startup {
                 .map(|sub| (entry.route.join(&sub.route), sub.entrypoint))
                 .collect();
             handlers.push((entry.route.clone(), entry.entrypoint.clone()));
+            let mut volumes: Vec<VolumeSpec> = entry
+                .volumes
+                .iter()
+                .map(|v| VolumeSpec {
+                    guest_path: v.guest_path.clone(),
+                    host_path: v.host_path.clone(),
+                    read_only: v.read_only,
+                })
+                .collect();
+            if let Some(files) = entry.files.clone() {
+                let dir = self.cache_dir.join("files");
+                let staged = tokio::task::spawn_blocking(move || wagi_loader::stage_files(&files, &dir))
+                    .await
+                    .context("staging files")?
+                    .with_context(|| format!("cannot stage the files of module `{module_name}`"))?;
+                volumes.push(VolumeSpec { guest_path: "/".to_owned(), host_path: staged, read_only: true });
+            }
             for (pattern, entrypoint) in handlers {
                 let spec = HandlerSpec {
                     name: module_name.clone(),
                     entrypoint: entrypoint.clone(),
                     argv_template: entry.argv.clone(),
                     environment: entry.environment.iter().chain(&global_env).cloned().collect(),
-                    volumes: entry
-                        .volumes
-                        .iter()
-                        .map(|v| VolumeSpec {
-                            guest_path: v.guest_path.clone(),
-                            host_path: v.host_path.clone(),
-                            read_only: v.read_only,
-                        })
-                        .collect(),
+                    volumes: volumes.clone(),
                     outbound: outbound.clone(),
                     limits: entry_limits,
                     response: ResponseOptions {

@@ -16,6 +16,7 @@ mod registry;
 mod responses;
 mod routing;
 mod run;
+mod spin;
 mod startup;
 mod support;
 mod tls;

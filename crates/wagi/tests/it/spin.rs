@@ -1,0 +1,82 @@
+//! Spin application manifests: `examples/spin/spin.toml`, a WAGI module and a `wasi:http`
+//! component side by side, served as Spin serves them, and `wagi check` of it.
+
+use std::process::Command;
+
+use crate::examples::{root, skipped};
+use crate::support::{Server, Site};
+
+#[test]
+fn a_spin_manifest_serves_a_wagi_module_and_a_wasi_http_component_side_by_side() {
+    if skipped().iter().any(|name| name == "http-component") {
+        return;
+    }
+    let manifest = root().join("examples/spin/spin.toml");
+    let site = Site::new();
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+
+    // The WAGI executor: argv from the template, the CGI environment and the component's own
+    // variable.
+    let env = server.get("/spin/env/some/path?a=1");
+    assert_eq!(env.status, 200, "{}", env.text());
+    let text = env.text();
+    for line in [
+        "argv[0] = /spin/env/some/path\n",
+        "argv[1] = a=1\n",
+        "argv[2] = from-spin\n",
+        "GREETING=hello from spin.toml\n",
+        "SCRIPT_NAME=/spin/env\n",
+        "PATH_INFO=/some/path\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+
+    // The HTTP executor: the request with Spin's headers under the base, its own environment,
+    // and its files: globs and a mapped directory, without what `exclude_files` leaves out.
+    let request = server.get("/spin/component/request");
+    assert_eq!(request.status, 200, "{}", request.text());
+    let text = request.text();
+    for line in [
+        "spin-matched-route: /spin/component/...\n",
+        "spin-component-route: /spin/component\n",
+        "spin-path-info: /request\n",
+        "GREETING=hello from a component of spin.toml\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    let file = |path: &str| server.get(&format!("/spin/component/file?path={path}"));
+    let hello = file("/static/hello.txt");
+    assert_eq!((hello.status, hello.text()), (200, "hello from a Spin component's files\n".to_owned()));
+    let greeting = std::fs::read_to_string(root().join("examples/data/greeting.txt")).expect("greeting.txt");
+    assert_eq!(file("/data/greeting.txt").text(), greeting);
+    assert_eq!(file("/static/draft.txt").status, 404, "exclude_files leaves it out");
+    assert_eq!(file("/spin.toml").status, 404, "only the files named are there");
+}
+
+#[test]
+fn wagi_check_accepts_a_spin_manifest_and_names_what_it_does_not_support() {
+    let manifest = root().join("examples/spin/spin.toml");
+    let check = Command::new(env!("CARGO_BIN_EXE_wagi")).args(["check", "-c"]).arg(&manifest).output().expect("run");
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    if !skipped().iter().any(|name| name == "http-component") {
+        assert!(check.status.success(), "{stderr}");
+    }
+
+    let site = Site::new();
+    site.write(
+        "spin.toml",
+        "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/a\"\ncomponent = \"a\"\n\n\
+         [component.a]\nsource = \"a.wasm\"\nkey_value_stores = [\"default\"]\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("spin.toml"))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("spin.toml:9:1: component `a`: `key_value_stores`: wagi does not support key-value stores"),
+        "{stderr}"
+    );
+}
