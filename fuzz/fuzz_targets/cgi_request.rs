@@ -3,7 +3,6 @@
 //! request headers.
 #![no_main]
 
-
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +32,12 @@ fuzz_target!(|data: &[u8]| {
         remote_addr: "127.0.0.1".into(),
         https: false,
         authority: ServerAuthority::derive(Some(host), None, "localhost:3000", false),
-        route: MatchedRoute { script_name: "/".to_owned(), raw_path_info: path, pattern: "/...".into() },
+        route: MatchedRoute {
+            script_name: "/".to_owned(),
+            raw_path_info: path,
+            pattern: "/...".into(),
+            params: Vec::new(),
+        },
     };
     let argv = request.argv(None);
     assert!(!argv.is_empty());

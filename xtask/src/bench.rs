@@ -56,9 +56,10 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     for connections in [1, 64, 512] {
         let name = format!("hello.wat, {connections} connections");
         let rss = (connections == 512).then(|| RssSampler::start(wagi.pid()));
-        // At 64 connections the wasi:http twin of hello.wat takes its turn in the same rounds.
+        // At 64 connections the wasi:http twins of hello.wat take their turns in the same rounds: the
+        // smallest one (`no_std`, importing only what it calls) and one built with std.
         let servers: &[(&Server, &str)] = if connections == 64 {
-            &[(&ceiling, "/hello"), (&wagi, "/hello"), (&wagi, "/wasi-http/hello")]
+            &[(&ceiling, "/hello"), (&wagi, "/hello"), (&wagi, "/wasi-http-hello"), (&wagi, "/wasi-http/hello")]
         } else {
             &[(&ceiling, "/hello"), (&wagi, "/hello")]
         };
@@ -69,9 +70,10 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         let ceiling_median = Median::of(&runs[0]);
         report.row(&name, "ceiling", &ceiling_median, None);
         report.row(&name, "wagi", &Median::of(&runs[1]), Some(&ceiling_median));
-        if let Some(component) = runs.get(2) {
-            let name = format!("hello, wasi:http component (Rust), {connections} connections");
-            report.row(&name, "wagi", &Median::of(component), Some(&ceiling_median));
+        let components = ["hello, wasi:http component (Rust, no_std)", "hello, wasi:http component (Rust, std)"];
+        for (component, runs) in components.iter().zip(runs.iter().skip(2)) {
+            let name = format!("{component}, {connections} connections");
+            report.row(&name, "wagi", &Median::of(runs), Some(&ceiling_median));
         }
         if let Some(rss) = rss {
             let peak = rss.stop();
@@ -173,6 +175,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
          [[module]]\nroute = \"/echo\"\nmodule = \"{echo}\"\n\n\
          [[module]]\nroute = \"/stream\"\nmodule = \"{stream}\"\n\n\
          [[module]]\nroute = \"/wasi-http/...\"\nmodule = \"{wasi_http}\"\n\n\
+         [[module]]\nroute = \"/wasi-http-hello\"\nmodule = \"{wasi_http_hello}\"\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
         stream = root.join("examples/stream.wat").display(),
@@ -181,6 +184,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         python = module("python_env.wasm"),
         echo = module("echo.wasm"),
         wasi_http = module("http_component.wasm"),
+        wasi_http_hello = module("http_hello.wasm"),
     );
     let path = dir.join("modules.toml");
     std::fs::write(&path, config)?;

@@ -2,8 +2,8 @@
 //!
 //! The Rust examples are a Cargo workspace of their own in `examples/`: every directory in it with a `Cargo.toml`
 //! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, except
-//! `guestbook`, a WASI 0.2 command component, and `http-component`, a `wasi:http` component (a library), which
-//! are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and
+//! `guestbook`, a WASI 0.2 command component, and `http-component` and `http-hello`, `wasi:http` components
+//! (libraries), which are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and
 //! `volume-file` are built for wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python
 //! and JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built
 //! modules land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes
@@ -32,7 +32,7 @@ const TARGET: &str = "wasm32-wasip1";
 /// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
-const WASIP2_ONLY: &[&str] = &["guestbook", "http-component"];
+const WASIP2_ONLY: &[&str] = &["guestbook", "http-component", "http-hello"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -66,7 +66,7 @@ const GUESTS: &[Guest] = &[
         dir: "env-dump",
         component: true,
         build: build_rust_wasip2,
-        also: &["volume-file-wasip2", "guestbook", "http-component", "http-get"],
+        also: &["volume-file-wasip2", "guestbook", "http-component", "http-get", "http-hello"],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
     Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig, also: &[] },
@@ -248,7 +248,7 @@ fn install_target(target: &str) -> anyhow::Result<()> {
 /// `env-dump` for wasm32-wasip2: the same program as a WASI 0.2 command component. `volume-file` is built for
 /// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components, and `guestbook` and
 /// `http-component`, which are built for wasm32-wasip2 only, as `guestbook.wasm` and `http_component.wasm`, with
-/// `http-component`'s command `http-get` as `http_get.wasm`.
+/// `http-component`'s command `http-get` as `http_get.wasm`, and the bench's `http_hello.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -256,35 +256,31 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         install: "`rustup target add wasm32-wasip2`",
     })?;
     let root = &toolchains.root;
-    run(cargo().current_dir(root).args([
-        "build",
-        "--release",
-        "--target",
-        TARGET_P2,
-        "--manifest-path",
-        "examples/Cargo.toml",
-        "--target-dir",
-        BUILD_DIR,
-        "--package",
-        "env-dump",
-        "--package",
-        "volume-file",
-        "--package",
-        "guestbook",
-        "--package",
-        "http-component",
-    ]))?;
+    let build = |packages: &[&str]| {
+        let mut command = cargo();
+        command.current_dir(root).args(["build", "--release", "--target", TARGET_P2]);
+        command.args(["--manifest-path", "examples/Cargo.toml", "--target-dir", BUILD_DIR]);
+        for package in packages {
+            command.args(["--package", package]);
+        }
+        run(&mut command)
+    };
+    build(&["env-dump", "volume-file", "guestbook", "http-component"])?;
+    // On its own: built together with the others, it would get the `std` feature of `wasip2` they enable.
+    build(&["http-hello"])?;
     let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
     let volume_file = module.with_file_name(module_file_name("volume-file-wasip2"));
     let guestbook = module.with_file_name(module_file_name("guestbook"));
     let http_component = module.with_file_name(module_file_name("http-component"));
     let http_get = module.with_file_name(module_file_name("http-get"));
+    let http_hello = module.with_file_name(module_file_name("http-hello"));
     for (package, copied) in [
         ("env-dump", module),
         ("volume-file", &volume_file),
         ("guestbook", &guestbook),
         ("http_component", &http_component),
         ("http-get", &http_get),
+        ("http_hello", &http_hello),
     ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)

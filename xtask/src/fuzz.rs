@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use crate::{project_root, run};
 
 /// Every fuzz target in `fuzz/Cargo.toml`.
-const TARGETS: &[&str] = &["cgi_output", "modules_toml", "route_match", "cgi_request"];
+const TARGETS: &[&str] = &["cgi_output", "modules_toml", "route_match", "cgi_request", "spin_toml"];
 
 pub(crate) fn run_targets(args: &[OsString]) -> anyhow::Result<()> {
     let (seconds, targets) = parse_args(args)?;

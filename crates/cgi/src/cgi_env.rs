@@ -223,6 +223,7 @@ mod tests {
                 script_name: "/foo".into(),
                 raw_path_info: "/bar/baz".into(),
                 pattern: "/foo/...".into(),
+                params: Vec::new(),
             },
         }
     }

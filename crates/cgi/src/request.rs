@@ -56,6 +56,9 @@ pub struct MatchedRoute {
     pub raw_path_info: String,
     /// `X_MATCHED_ROUTE`: the route pattern as written, e.g. `/foo/...`.
     pub pattern: Arc<str>,
+    /// What each `:name` segment of a Spin route matched, in route order; `wasi:http`
+    /// components get them as `spin-path-match-NAME` headers.
+    pub params: Vec<(String, String)>,
 }
 
 /// `SERVER_NAME` and `SERVER_PORT`.

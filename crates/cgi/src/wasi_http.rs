@@ -100,9 +100,15 @@ pub(crate) fn incoming_request(request: CgiRequest) -> Result<(Scheme, http::Req
         (SPIN_BASE_PATH, "/"),
         (SPIN_CLIENT_ADDR, &request.remote_addr),
     ];
-    headers.reserve(values.len());
+    headers.reserve(values.len() + route.params.len());
     for (name, value) in values {
         if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    for (param, value) in &route.params {
+        let name = HeaderName::from_bytes(format!("spin-path-match-{param}").as_bytes());
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(value)) {
             headers.insert(name, value);
         }
     }

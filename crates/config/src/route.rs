@@ -1,5 +1,5 @@
-//! Route patterns: exact paths and `/...` wildcards, how they match a request path and how
-//! `_routes` sub-routes join their parent.
+//! Route patterns: exact paths, `/...` wildcards and, in Spin manifests, `:name` segments; how
+//! they match a request path and how `_routes` sub-routes join their parent.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -18,6 +18,24 @@ pub enum RoutePattern {
     /// `base/...`: matches `base`, `base/` and everything under `base/`. The base of `/...` is
     /// empty, so it matches every path.
     Prefix(String),
+    /// A Spin route with `:name` segments (`/users/:id`, `/users/:id/...`), each matching one
+    /// non-empty path segment.
+    Segments(SegmentRoute),
+}
+
+/// The segments of a [`RoutePattern::Segments`] route.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SegmentRoute {
+    segments: Vec<Segment>,
+    /// Whether it ends in `/...`, matching any rest of the path.
+    wildcard: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Segment {
+    Literal(String),
+    /// `:name`, any one segment.
+    Param(String),
 }
 
 /// The part of a request path a route matched, as CGI needs it.
@@ -27,6 +45,8 @@ pub struct RouteMatch<'a> {
     pub script_name: &'a str,
     /// The rest of the path after the base, still percent-encoded (`X_RAW_PATH_INFO`).
     pub raw_path_info: &'a str,
+    /// The `:name` segments and the path segment each matched, in route order.
+    pub params: Vec<(&'a str, &'a str)>,
 }
 
 /// Why a route text is not a route.
@@ -38,6 +58,9 @@ pub enum RouteError {
     /// Whitespace or control characters cannot appear in a request path.
     #[error("route `{0}` contains whitespace or a control character")]
     InvalidCharacter(String),
+    /// A `:` segment without a name, or with one that is not letters, digits, `_` and `-`.
+    #[error("route `{0}`: a `:name` segment needs a name of letters, digits, `_` or `-`")]
+    InvalidParam(String),
 }
 
 impl RoutePattern {
@@ -55,46 +78,141 @@ impl RoutePattern {
         })
     }
 
+    /// Parses a route of a Spin manifest: what [`RoutePattern::parse`] takes, plus `:name`
+    /// segments.
+    pub fn parse_spin(text: &str) -> Result<Self, RouteError> {
+        let parsed = Self::parse(text)?;
+        let base = match &parsed {
+            Self::Exact(path) => path.as_str(),
+            Self::Prefix(base) => base.as_str(),
+            Self::Segments(_) => return Ok(parsed),
+        };
+        if !base.split('/').any(|segment| segment.starts_with(':')) {
+            return Ok(parsed);
+        }
+        let mut segments = Vec::new();
+        for segment in base.split('/').skip(1) {
+            segments.push(match segment.strip_prefix(':') {
+                Some(name)
+                    if !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                {
+                    Segment::Param(name.to_owned())
+                }
+                Some(_) => return Err(RouteError::InvalidParam(text.to_owned())),
+                None => Segment::Literal(segment.to_owned()),
+            });
+        }
+        Ok(Self::Segments(SegmentRoute { segments, wildcard: matches!(parsed, Self::Prefix(_)) }))
+    }
+
     /// Matches a raw request path (without the query string).
     pub fn matches<'p>(&'p self, path: &'p str) -> Option<RouteMatch<'p>> {
         match self {
-            Self::Exact(route) => (route == path).then_some(RouteMatch { script_name: route, raw_path_info: "" }),
+            Self::Exact(route) => {
+                (route == path).then_some(RouteMatch { script_name: route, raw_path_info: "", params: Vec::new() })
+            }
             Self::Prefix(base) => {
                 let rest = path.strip_prefix(base.as_str())?;
                 if !rest.is_empty() && !rest.starts_with('/') {
                     return None;
                 }
                 let script_name = if base.is_empty() { "/" } else { base.as_str() };
-                Some(RouteMatch { script_name, raw_path_info: rest })
+                Some(RouteMatch { script_name, raw_path_info: rest, params: Vec::new() })
             }
+            Self::Segments(route) => route.matches(path),
         }
     }
 
     /// Appends a `_routes` sub-route to this (parent) route: the parent's base and the child's
     /// path are joined with exactly one `/`, and the child's kind (exact or wildcard) is kept.
     pub fn join(&self, child: &RoutePattern) -> RoutePattern {
-        let parent_base = match self {
-            Self::Exact(route) => route.as_str(),
-            Self::Prefix(base) => base.as_str(),
+        let (parent_base, _) = self.text_parts();
+        let (child_path, child_wildcard) = child.text_parts();
+        let parent_base = parent_base.trim_end_matches('/');
+        let joined = if child_wildcard && child_path.is_empty() {
+            parent_base.to_owned()
+        } else {
+            format!("{parent_base}/{}", child_path.trim_start_matches('/'))
         };
-        let join =
-            |child_path: &str| format!("{}/{}", parent_base.trim_end_matches('/'), child_path.trim_start_matches('/'));
-        match child {
-            Self::Exact(path) => Self::Exact(join(path)),
-            Self::Prefix(base) if base.is_empty() => Self::Prefix(parent_base.trim_end_matches('/').to_owned()),
-            Self::Prefix(base) => Self::Prefix(join(base)),
+        if matches!(self, Self::Segments(_)) || matches!(child, Self::Segments(_)) {
+            // Read back with its `:name` segments.
+            let text = if child_wildcard { format!("{joined}{WILDCARD}") } else { joined };
+            return Self::parse_spin(&text).unwrap_or_else(|_| self.clone());
+        }
+        if child_wildcard { Self::Prefix(joined) } else { Self::Exact(joined) }
+    }
+
+    /// The route's text without its wildcard (`:name` segments included), and whether it has one.
+    fn text_parts(&self) -> (std::borrow::Cow<'_, str>, bool) {
+        match self {
+            Self::Exact(route) => (route.as_str().into(), false),
+            Self::Prefix(base) => (base.as_str().into(), true),
+            Self::Segments(route) => (route.base().into(), route.wildcard),
         }
     }
 
-    /// Orders routes from most to least specific: exact routes first, then wildcards by
-    /// decreasing base length. Routes that compare equal are equally specific.
+    /// Orders routes from most to least specific: exact routes first, then `:name` routes
+    /// without a wildcard, then wildcards by decreasing length of what they match literally.
+    /// Routes that compare equal are equally specific.
     pub fn cmp_specificity(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Self::Exact(_), Self::Prefix(_)) => Ordering::Less,
-            (Self::Prefix(_), Self::Exact(_)) => Ordering::Greater,
-            (Self::Exact(_), Self::Exact(_)) => Ordering::Equal,
-            (Self::Prefix(a), Self::Prefix(b)) => b.len().cmp(&a.len()),
+        self.rank().cmp(&other.rank())
+    }
+
+    /// The sort key of [`RoutePattern::cmp_specificity`]: a kind (exact, segments, wildcard) and
+    /// the literal length, longest first.
+    fn rank(&self) -> (u8, std::cmp::Reverse<usize>) {
+        match self {
+            Self::Exact(_) => (0, std::cmp::Reverse(0)),
+            Self::Segments(route) if !route.wildcard => (1, std::cmp::Reverse(route.literal_len())),
+            Self::Segments(route) => (2, std::cmp::Reverse(route.literal_len())),
+            Self::Prefix(base) => (2, std::cmp::Reverse(base.len())),
         }
+    }
+}
+
+impl SegmentRoute {
+    /// The route's text without its wildcard, `:name` segments included.
+    fn base(&self) -> String {
+        let mut text = String::new();
+        for segment in &self.segments {
+            text.push('/');
+            match segment {
+                Segment::Literal(literal) => text.push_str(literal),
+                Segment::Param(name) => {
+                    text.push(':');
+                    text.push_str(name);
+                }
+            }
+        }
+        text
+    }
+
+    /// The length of the literal segments and their slashes, which ranks it among wildcards.
+    fn literal_len(&self) -> usize {
+        self.segments.iter().map(|segment| if let Segment::Literal(l) = segment { l.len() + 1 } else { 1 }).sum()
+    }
+
+    fn matches<'p>(&'p self, path: &'p str) -> Option<RouteMatch<'p>> {
+        let mut rest = path;
+        let mut params = Vec::new();
+        for segment in &self.segments {
+            let after = rest.strip_prefix('/')?;
+            let end = after.find('/').unwrap_or(after.len());
+            let (value, next) = after.split_at(end);
+            match segment {
+                Segment::Literal(literal) if literal == value => {}
+                Segment::Param(name) if !value.is_empty() => params.push((name.as_str(), value)),
+                _ => return None,
+            }
+            rest = next;
+        }
+        if !self.wildcard && !rest.is_empty() {
+            return None;
+        }
+        let matched = &path[..path.len() - rest.len()];
+        let script_name = if matched.is_empty() { "/" } else { matched };
+        Some(RouteMatch { script_name, raw_path_info: rest, params })
     }
 }
 
@@ -103,6 +221,8 @@ impl fmt::Display for RoutePattern {
         match self {
             Self::Exact(route) => f.write_str(route),
             Self::Prefix(base) => write!(f, "{base}{WILDCARD}"),
+            Self::Segments(route) if route.wildcard => write!(f, "{}{WILDCARD}", route.base()),
+            Self::Segments(route) => f.write_str(&route.base()),
         }
     }
 }
@@ -167,6 +287,39 @@ mod tests {
         assert_eq!(join("/x/...", "/..."), "/x/...");
         assert_eq!(join("/...", "/..."), "/...");
         assert_eq!(join("/...", "/main"), "/main");
+    }
+
+    #[test]
+    fn spin_routes_match_one_segment_per_name() {
+        /// SCRIPT_NAME, PATH_INFO and the `:name` segments.
+        type Matched<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let check = |route: &str, path: &str, expected: Option<Matched<'_>>| {
+            let pattern = RoutePattern::parse_spin(route).expect("valid");
+            let actual = pattern.matches(path);
+            let actual = actual.as_ref().map(|m| (m.script_name, m.raw_path_info, m.params.as_slice()));
+            assert_eq!(actual, expected, "route {route} path {path}");
+            assert_eq!(pattern.to_string(), route);
+        };
+        check("/users/:id", "/users/42", Some(("/users/42", "", &[("id", "42")])));
+        check("/users/:id", "/users/", None);
+        check("/users/:id", "/users/42/x", None);
+        check("/users/:id", "/users", None);
+        check("/:a/x/:b", "/1/x/2", Some(("/1/x/2", "", &[("a", "1"), ("b", "2")])));
+        check("/:a/x/:b", "/1/y/2", None);
+        check("/users/:id/...", "/users/42/posts/7", Some(("/users/42", "/posts/7", &[("id", "42")])));
+        check("/users/:id/...", "/users/42", Some(("/users/42", "", &[("id", "42")])));
+        assert_eq!(RoutePattern::parse_spin("/plain/..."), RoutePattern::parse("/plain/..."));
+        assert!(matches!(RoutePattern::parse_spin("/a/:"), Err(RouteError::InvalidParam(_))));
+        assert!(matches!(RoutePattern::parse_spin("/a/:b.c"), Err(RouteError::InvalidParam(_))));
+        // modules.toml keeps `:` literal, as the original did.
+        assert_eq!(RoutePattern::parse("/users/:id"), Ok(RoutePattern::Exact("/users/:id".to_owned())));
+
+        let parse = |t: &str| RoutePattern::parse_spin(t).expect("valid");
+        let mut routes = [parse("/..."), parse("/users/:id/..."), parse("/users/:id"), parse("/users/me")];
+        routes.sort_by(RoutePattern::cmp_specificity);
+        let texts: Vec<String> = routes.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["/users/me", "/users/:id", "/users/:id/...", "/..."]);
+        assert_eq!(parse("/users/:id/...").join(&parse("/posts")).to_string(), "/users/:id/posts");
     }
 
     #[test]

@@ -257,7 +257,7 @@ fn parse_trigger(
         return None;
     }
     let route = fields.required("route", |text| {
-        let route = RoutePattern::parse(text).map_err(|e| e.to_string())?;
+        let route = RoutePattern::parse_spin(text).map_err(|e| e.to_string())?;
         let base = RoutePattern::parse(base).map_err(|e| e.to_string())?;
         Ok(base.join(&route))
     });

@@ -60,7 +60,7 @@ impl RoutingTable {
         }
         self.routes
             .iter()
-            .filter(|route| matches!(route.pattern, RoutePattern::Prefix(_)))
+            .filter(|route| !matches!(route.pattern, RoutePattern::Exact(_)))
             .find_map(|route| route.pattern.matches(path).map(|m| (route, m)))
     }
 

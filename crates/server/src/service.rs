@@ -109,6 +109,7 @@ pub(crate) async fn answer<B: RequestBodyStream>(
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),
         pattern: Arc::clone(&route.label),
+        params: matched.params.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect(),
     };
     let result = match state.admission.admit(route.handler.pool_slots()).await {
         Some(slot) => run(request, route, matched, state, remote, slot).await,

@@ -44,6 +44,15 @@ fn a_spin_manifest_serves_a_wagi_module_and_a_wasi_http_component_side_by_side()
     ] {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }
+    // A `:name` segment matches one segment, and the component gets what it matched.
+    let user = server.get("/spin/users/42/request");
+    assert_eq!(user.status, 200, "{}", user.text());
+    for line in ["spin-path-match-id: 42\n", "spin-matched-route: /spin/users/:id/...\n", "spin-path-info: /request\n"]
+    {
+        assert!(user.text().contains(line), "no {line:?} in\n{}", user.text());
+    }
+    assert_eq!(server.get("/spin/users//request").status, 404, "a `:name` segment is never empty");
+
     let file = |path: &str| server.get(&format!("/spin/component/file?path={path}"));
     let hello = file("/static/hello.txt");
     assert_eq!((hello.status, hello.text()), (200, "hello from a Spin component's files\n".to_owned()));
