@@ -3,9 +3,10 @@
 //! The Rust examples are a Cargo workspace of their own in `examples/`: every directory in it with a `Cargo.toml`
 //! is one example, whose package and binary are named after the directory. They are built for wasm32-wasip1, except
 //! `guestbook`, a WASI 0.2 command component, and `http-component` and `http-hello`, `wasi:http` components
-//! (libraries), which are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and
-//! `volume-file` are built for wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python
-//! and JavaScript, each built with its own toolchain at the version pinned here or in its `package.json`. Built
+//! (libraries), which are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and `volume-file` are built for
+//! wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python and JavaScript (`js-env`,
+//! and `js-http` with `js-env`'s componentize-js), each built with its own toolchain at the version pinned here or in
+//! its `package.json`. Built
 //! modules land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes
 //! `env_dump.wasm`). `target/examples/guestbook-data/` is created for the guestbook's entries, and kept from one
 //! build to the next.
@@ -50,10 +51,16 @@ const ZIG_CACHE_DIR: &str = "target/toolchains/zig-cache";
 /// The clang sysroot holding wasi-libc, as Debian's `wasi-libc` package installs it.
 const C_SYSROOT: &str = "/usr";
 const C_INSTALL: &str = "`apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`";
-/// The crate whose `src/p2/wit/deps/` holds the WASI 0.2 WIT that the component examples are built against: the
-/// version the root workspace locks, so the components import the interfaces wagi provides. Each example's
-/// `wit/world.wit` names the `wasi:cli` version of those files.
-const WIT_CRATE: &str = "wasmtime-wasi";
+/// The crate whose `wit/deps/` holds the WASI 0.2 WIT (`wasi:http` and all it uses) that the component examples
+/// are built against: the version the root workspace locks, so the components import the interfaces wagi
+/// provides. Each example's `wit/world.wit` names the version of those files.
+const WIT_CRATE: &str = "wasmtime-wasi-http";
+/// Where in `WIT_CRATE` the WIT is.
+const WIT_DIR: &str = "wit/deps";
+/// The WASI version of `WIT_CRATE`'s WIT, and the one StarlingMonkey (in componentize-js) exports its
+/// `wasi:http/incoming-handler` at, which the JavaScript `wasi:http` example's WIT is rewritten to.
+const WIT_VERSION: &str = "0.2.12";
+const STARLINGMONKEY_WASI_VERSION: &str = "0.2.10";
 
 /// Exports that an example must have, because `examples/modules.toml` or its `_routes` names them.
 /// rustc exports `#[unsafe(no_mangle)]` functions from a wasm binary today; this catches the day it stops.
@@ -79,6 +86,7 @@ const GUESTS: &[Guest] = &[
     },
     Guest { name: "python-env", dir: "python-env", component: true, build: build_python, also: &[] },
     Guest { name: "js-env", dir: "js-env", component: true, build: build_javascript, also: &[] },
+    Guest { name: "js-http", dir: "js-http", component: true, build: build_javascript_http, also: &[] },
 ];
 
 /// An example built by a toolchain of its own.
@@ -354,6 +362,50 @@ fn build_javascript(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> a
     })
 }
 
+/// The `wasi:http` component in JavaScript, built with the componentize-js that `examples/js-env` installs. Its
+/// WIT is rewritten to the WASI version StarlingMonkey exports `incoming-handler` at, without what newer
+/// versions added.
+fn build_javascript_http(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let js_env = dir.with_file_name("js-env");
+    let installed = npm_ci(&js_env)?;
+    let wit_deps = toolchains.wit_deps()?;
+    build_if_stale(dir, &[installed, wit_deps.clone()], module, |out| {
+        copy_wit_deps(&wit_deps, dir)?;
+        pin_wit_version(&dir.join("wit/deps"), WIT_VERSION, STARLINGMONKEY_WASI_VERSION)?;
+        run(Command::new(js_env.join("node_modules/.bin/componentize-js"))
+            .current_dir(dir)
+            .args(["app.js", "--wit", "wit", "-n", "app", "-o"])
+            .arg(out))
+    })
+}
+
+/// Rewrites the WIT files in `deps` from WASI `from` to the older `to`, dropping the one-line items that a
+/// `@since` gate says are newer than `to`.
+fn pin_wit_version(deps: &Path, from: &str, to: &str) -> anyhow::Result<()> {
+    let newer = |line: &str| {
+        line.trim().strip_prefix("@since(version = ").and_then(|v| v.strip_suffix(')')).is_some_and(|version| {
+            let minor = |v: &str| v.rsplit('.').next().and_then(|n| n.parse::<u32>().ok());
+            minor(version) > minor(to)
+        })
+    };
+    for entry in fs::read_dir(deps).with_context(|| format!("failed to list `{}`", deps.display()))? {
+        let path = entry.with_context(|| format!("failed to list `{}`", deps.display()))?.path();
+        let text = fs::read_to_string(&path).with_context(|| format!("failed to read `{}`", path.display()))?;
+        let mut pinned = String::with_capacity(text.len());
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if newer(line) {
+                lines.next();
+                continue;
+            }
+            pinned.push_str(&line.replace(&format!("@{from}"), &format!("@{to}")));
+            pinned.push('\n');
+        }
+        fs::write(&path, pinned).with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs `build` on a temporary path and moves the result to `module`, unless `module` is newer than every file
 /// in `dir` (apart from `node_modules/`, `__pycache__/` and `wit/deps/`) and in `extra_inputs`.
 fn build_if_stale(
@@ -488,7 +540,7 @@ fn npm_ci(dir: &Path) -> Result<PathBuf, Missing> {
     Ok(installed)
 }
 
-/// The `src/p2/wit/deps/` directory of the `WIT_CRATE` that the root workspace locks.
+/// The `WIT_DIR` directory of the `WIT_CRATE` that the root workspace locks.
 fn find_wit_deps(root: &Path) -> Result<PathBuf, Missing> {
     let missing = |why: String| Missing {
         toolchain: "the WASI 0.2 WIT of the `wasmtime-wasi` crate",
@@ -502,7 +554,7 @@ fn find_wit_deps(root: &Path) -> Result<PathBuf, Missing> {
         .filter_map(|manifest| manifest.parent().map(Path::to_path_buf))
         .find(|dir| dir.file_name().and_then(OsStr::to_str).is_some_and(is_wit_crate_dir))
         .ok_or_else(|| missing(format!("`cargo metadata` lists no `{WIT_CRATE}` package")))?;
-    let deps = crate_dir.join("src/p2/wit/deps");
+    let deps = crate_dir.join(WIT_DIR);
     if !deps.is_dir() {
         return Err(missing(format!("`{}` does not exist", deps.display())));
     }
@@ -725,14 +777,14 @@ mod tests {
 
     #[test]
     fn the_wit_crate_is_found_in_cargo_metadata() {
-        let metadata = r#"{"packages":[{"name":"wasmtime-wasi-io","manifest_path":"/r/wasmtime-wasi-io-48.0.8/Cargo.toml"},
-            {"name":"wasmtime-wasi","manifest_path":"/r/wasmtime-wasi-48.0.8/Cargo.toml"}]}"#;
+        let metadata = r#"{"packages":[{"name":"wasmtime-wasi","manifest_path":"/r/wasmtime-wasi-48.0.8/Cargo.toml"},
+            {"name":"wasmtime-wasi-http","manifest_path":"/r/wasmtime-wasi-http-48.0.8/Cargo.toml"}]}"#;
         let paths = manifest_paths(metadata);
         assert_eq!(
             paths,
             [
-                PathBuf::from("/r/wasmtime-wasi-io-48.0.8/Cargo.toml"),
-                PathBuf::from("/r/wasmtime-wasi-48.0.8/Cargo.toml")
+                PathBuf::from("/r/wasmtime-wasi-48.0.8/Cargo.toml"),
+                PathBuf::from("/r/wasmtime-wasi-http-48.0.8/Cargo.toml")
             ]
         );
         let dirs: Vec<bool> = paths

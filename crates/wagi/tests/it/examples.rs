@@ -167,6 +167,9 @@ fn the_examples_answer() {
     if !skipped.iter().any(|s| s == "http-component") {
         expected.push("/http-component/...");
     }
+    if !skipped.iter().any(|s| s == "js-http") {
+        expected.push("/js-http/...");
+    }
     expected.sort_unstable();
     assert_eq!(routes, expected);
 }
@@ -235,4 +238,35 @@ fn a_component_reads_files_from_a_volume() {
     let file = server.get("/files/greeting.txt");
     assert_eq!((file.status, file.text().as_str()), (200, "hello from a volume\n"));
     assert_eq!(server.get("/files/missing.txt").status, 404);
+}
+
+/// The JavaScript `wasi:http` component (componentize-js, fetch-event style) answers, and its
+/// `fetch` reaches only the hosts of its entry's `allowed_hosts`.
+#[test]
+fn a_javascript_wasi_http_component_answers_and_fetches_where_allowed() {
+    if skipped().iter().any(|name| name == "js-http") {
+        return;
+    }
+    let peer = crate::peer::Peer::start();
+    let site = examples_site();
+    let module = root().join("target/examples/js_http.wasm");
+    let config = format!(
+        "[[module]]\nroute = \"/js/...\"\nmodule = \"{}\"\nallowed_hosts = [\"http://{}\"]\n",
+        module.display(),
+        peer.addr
+    );
+    let server = site.serve(&config, &[]);
+
+    let hello = server.request(
+        b"POST /js/some/path HTTP/1.1\r\nHost: x\r\nX-Demo: yes\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(hello.status, 200, "{}", hello.text());
+    assert_eq!(hello.text(), "hello from JavaScript\nmethod: POST\npath-info: /some/path\nx-demo: yes\n");
+
+    let allowed = server.get(&format!("/js/fetch?url={}", peer.url("/echo")));
+    assert_eq!((allowed.status, allowed.text()), (201, "hello from the peer".to_owned()));
+    let other = crate::peer::Peer::start();
+    let refused = server.get(&format!("/js/fetch?url={}", other.url("/echo")));
+    assert_eq!(refused.status, 502, "{}", refused.text());
+    assert!(refused.text().starts_with("outbound request failed"), "{}", refused.text());
 }
