@@ -20,6 +20,14 @@ pub enum ModuleRef {
     /// A handler parcel of the bindle served with `-b`, from its invoice (never written in a
     /// modules.toml).
     Parcel(crate::invoice::Parcel),
+    /// A module fetched over HTTPS and checked against its digest: a Spin component's
+    /// `source = { url, digest }` (never written in a modules.toml).
+    Url {
+        /// The `https://` URL.
+        url: String,
+        /// `sha256:` and 64 lower-case hex digits.
+        digest: String,
+    },
 }
 
 /// A module in an OCI registry, parsed from an `oci:` reference.
@@ -96,6 +104,7 @@ impl ModuleRef {
             Self::File(_) => "file",
             Self::Oci(_) => "oci",
             Self::Bindle { .. } | Self::Parcel(_) => "bindle",
+            Self::Url { .. } => "url",
         }
     }
 }

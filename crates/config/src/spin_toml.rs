@@ -300,6 +300,13 @@ fn parse_trigger(
     })
 }
 
+/// `sha256:` and 64 lower-case hex digits, as Spin writes a digest.
+fn is_sha256(digest: &str) -> bool {
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
 impl<'t, 'i> Fields<'t, 'i, '_, '_> {
     /// `executor = { type = "http" }` (the default) or `{ type = "wagi", argv, entrypoint }`:
     /// the entrypoint and argv template. Which kind a module is, wagi reads from its bytes.
@@ -343,7 +350,8 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         }
     }
 
-    /// `source = "path.wasm"`. A `{ url, digest }` source is not fetched yet.
+    /// `source = "path.wasm"`, or `{ url, digest }` for a component fetched over HTTPS and checked
+    /// against its sha256.
     fn source(&mut self) -> Option<(ModuleRef, Location)> {
         let Some(value) = self.value("source") else {
             self.error(self.span.start, "missing field `source`");
@@ -354,9 +362,38 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
                 let location = self.reporter.location(value.span().start);
                 Some((ModuleRef::File(text.as_ref().into()), location))
             }
-            DeValue::Table(_) => {
-                self.error(value.span().start, format!("`source = {{ url, digest }}`: {UNSUPPORTED} fetching components by URL yet; download it and give its path"));
-                None
+            DeValue::Table(table) => {
+                let location = self.reporter.location(value.span().start);
+                let text = |key: &str| table.get(key).and_then(|v| v.get_ref().as_str());
+                for key in table.keys() {
+                    let name = key.get_ref().as_ref();
+                    if !["url", "digest"].contains(&name) {
+                        self.error(key.span().start, unknown_field_message(name, &["url", "digest"]));
+                    }
+                }
+                match (text("url"), text("digest")) {
+                    (Some(url), Some(digest)) if url.starts_with("https://") && is_sha256(digest) => {
+                        Some((ModuleRef::Url { url: url.to_owned(), digest: digest.to_owned() }, location))
+                    }
+                    (Some(url), Some(_)) if !url.starts_with("https://") => {
+                        self.error(
+                            value.span().start,
+                            format!("`source.url` `{url}`: wagi fetches components over HTTPS only"),
+                        );
+                        None
+                    }
+                    (Some(_), Some(digest)) => {
+                        self.error(
+                            value.span().start,
+                            format!("`source.digest` `{digest}` is not `sha256:` and 64 lower-case hex digits"),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.error(value.span().start, "`source` needs `url` and `digest` strings");
+                        None
+                    }
+                }
             }
             _ => {
                 self.wrong_type("source", value, "a path");

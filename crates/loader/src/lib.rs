@@ -18,6 +18,7 @@ mod digest;
 mod files;
 mod loader;
 mod oci;
+mod url;
 
 pub use bindle::BindleSource;
 pub use cache::ContentCache;

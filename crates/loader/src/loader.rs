@@ -154,6 +154,14 @@ pub enum LoadError {
         /// What went wrong.
         message: String,
     },
+    /// A module fetched by URL could not be had.
+    #[error("cannot fetch `{url}`: {message}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The module cache directory cannot be read or written.
     #[error("cannot use the module cache `{dir}`")]
     Cache {
@@ -259,6 +267,9 @@ impl Loader {
                     message: "no bindle source was given".to_owned(),
                 })?;
                 Ok(binary_module(crate::bindle::parcel(source, parcel, &self.cache, &self.options).await?))
+            }
+            ModuleRef::Url { url, digest } => {
+                Ok(binary_module(crate::url::fetch(url, digest, &self.cache, &self.options).await?))
             }
         }
     }

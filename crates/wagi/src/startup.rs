@@ -449,6 +449,7 @@ fn module_name(entry: &ModuleEntry) -> String {
         wagi_config::ModuleRef::Oci(reference) => reference.text.clone(),
         wagi_config::ModuleRef::Bindle { id, .. } => format!("bindle:{id}"),
         wagi_config::ModuleRef::Parcel(parcel) => parcel.name.clone(),
+        wagi_config::ModuleRef::Url { url, .. } => url.clone(),
     }
 }
 

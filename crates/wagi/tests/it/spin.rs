@@ -89,3 +89,87 @@ fn wagi_check_accepts_a_spin_manifest_and_names_what_it_does_not_support() {
         "{stderr}"
     );
 }
+
+/// `openssl s_server -WWW` on a free loopback port: a real HTTPS server for the files in `dir`,
+/// stopped when dropped.
+struct HttpsFiles {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl HttpsFiles {
+    fn start(dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let port = crate::registry::free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run openssl s_server");
+        let server = Self { port, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("openssl s_server did not listen on port {port}");
+    }
+}
+
+impl Drop for HttpsFiles {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_source_given_by_url_is_fetched_over_https_checked_and_kept_in_the_cache() {
+    let site = Site::new();
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    let cert = crate::tls::certificate(&key);
+    let cert_path = site.write("cert.pem", &cert);
+    let key_path = site.write("key.pem", key.serialize_pem());
+    let hello = wat::parse_file(root().join("examples/hello.wat")).expect("hello.wat");
+    site.write("www/hello.wasm", &hello);
+    let files = HttpsFiles::start(&site.path("www"), &cert_path, &key_path);
+    let manifest = |digest: &str| {
+        format!(
+            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/hello\"\ncomponent = \"hello\"\n\
+             executor = {{ type = \"wagi\" }}\n\n[component.hello]\n\
+             source = {{ url = \"https://localhost:{}/hello.wasm\", digest = \"{digest}\" }}\n",
+            files.port
+        )
+    };
+    let trust = [("SSL_CERT_FILE", cert_path.to_str().expect("path"))];
+
+    // Content that does not match the digest is refused.
+    let wrong = format!("sha256:{}", crate::support::sha256_hex(b"something else"));
+    site.write("wrong.toml", manifest(&wrong));
+    let check = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("wrong.toml"))
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .env("SSL_CERT_FILE", &cert_path)
+        .output()
+        .expect("run wagi check");
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success() && stderr.contains("does not match its digest"), "{stderr}");
+
+    let right = format!("sha256:{}", crate::support::sha256_hex(&hello));
+    site.write("spin.toml", manifest(&right));
+    let server = Server::start_with_config(&site, &site.path("spin.toml"), &[], &trust);
+    assert_eq!(server.get("/hello").text(), "hello from wagi\n");
+    drop(server);
+
+    // With the HTTPS server gone, a restart takes the module from the cache, offline even.
+    drop(files);
+    let server = Server::start_with_config(&site, &site.path("spin.toml"), &["--offline"], &trust);
+    assert_eq!(server.get("/hello").text(), "hello from wagi\n");
+}
