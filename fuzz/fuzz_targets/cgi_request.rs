@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         headers,
         body: Bytes::new().into(),
         remote_addr: "127.0.0.1".into(),
+            remote_port: 40000,
         https: false,
         authority: ServerAuthority::derive(Some(host), None, "localhost:3000", false),
         route: MatchedRoute {

@@ -217,6 +217,7 @@ mod tests {
             headers: map,
             body: Bytes::from_static(b"hello").into(),
             remote_addr: "127.0.0.1".into(),
+            remote_port: 40000,
             https: false,
             authority: ServerAuthority { name: "localhost".into(), port: 3000 },
             route: MatchedRoute {

@@ -24,6 +24,8 @@ pub struct CgiRequest {
     /// The client's IP address as text, as `REMOTE_ADDR` shows it (formatted once per
     /// connection by the server).
     pub remote_addr: Arc<str>,
+    /// The client's port (`0` when there is no connection, as for `wagi run`).
+    pub remote_port: u16,
     /// Whether the request came over TLS.
     pub https: bool,
     /// The host and port the request was addressed to (see [`ServerAuthority::derive`]).

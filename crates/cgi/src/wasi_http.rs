@@ -91,6 +91,11 @@ pub(crate) fn incoming_request(request: CgiRequest) -> Result<(Scheme, http::Req
     let route = &request.route;
     let component_route = route.pattern.strip_suffix("/...").unwrap_or(&route.pattern);
     let component_route = if component_route.is_empty() { "/" } else { component_route };
+    let client = if request.remote_addr.contains(':') {
+        format!("[{}]:{}", request.remote_addr, request.remote_port)
+    } else {
+        format!("{}:{}", request.remote_addr, request.remote_port)
+    };
     let values: [(HeaderName, &str); 7] = [
         (SPIN_FULL_URL, &full_url),
         (SPIN_PATH_INFO, &route.raw_path_info),
@@ -98,7 +103,7 @@ pub(crate) fn incoming_request(request: CgiRequest) -> Result<(Scheme, http::Req
         (SPIN_RAW_COMPONENT_ROUTE, &route.pattern),
         (SPIN_COMPONENT_ROUTE, component_route),
         (SPIN_BASE_PATH, "/"),
-        (SPIN_CLIENT_ADDR, &request.remote_addr),
+        (SPIN_CLIENT_ADDR, &client),
     ];
     headers.reserve(values.len() + route.params.len());
     for (name, value) in values {

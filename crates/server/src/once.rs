@@ -35,7 +35,7 @@ pub async fn answer_once(
     let routes = Routes::new();
     routes.install(table);
     let state = ServerState::new(Arc::new(routes), options, Arc::new(Metrics::new()), None, false);
-    match answer(request, &state, Arc::from(remote)).await {
+    match answer(request, &state, (Arc::from(remote), 0)).await {
         (_, Ok(response)) => Answer { response, failure: None },
         (_, Err(error)) => Answer { response: error.to_response(), failure: Some(error.to_string()) },
     }

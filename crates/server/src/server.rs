@@ -103,6 +103,8 @@ pub(crate) struct Connection {
     /// The client's IP address, formatted once here, not for each request's log line and
     /// environment.
     pub(crate) remote_ip: Arc<str>,
+    /// The client's port.
+    pub(crate) remote_port: u16,
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
@@ -156,8 +158,11 @@ pub async fn serve(
                 continue;
             }
         };
-        let connection =
-            Arc::new(Connection { state: Arc::clone(&state), remote_ip: Arc::from(remote.ip().to_string()) });
+        let connection = Arc::new(Connection {
+            state: Arc::clone(&state),
+            remote_ip: Arc::from(remote.ip().to_string()),
+            remote_port: remote.port(),
+        });
         let service = service_fn(move |request| handle(request, Arc::clone(&connection)));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);

@@ -43,7 +43,7 @@ pub(crate) async fn handle(
     };
     let span = tracing::info_span!("request", id = exchange.id);
     let (route, response) = async {
-        let (route, result) = answer(request, &connection.state, remote).await;
+        let (route, result) = answer(request, &connection.state, (remote, connection.remote_port)).await;
         let response = result.unwrap_or_else(|error| {
             let status = error.status();
             let path = exchange.target.split('?').next().unwrap_or_default();
@@ -85,7 +85,7 @@ fn next_request_id() -> u64 {
 pub(crate) async fn answer<B: RequestBodyStream>(
     request: Request<B>,
     state: &ServerState,
-    remote: Arc<str>,
+    remote: (Arc<str>, u16),
 ) -> (Option<Arc<str>>, Result<Response<Body>, RequestError>) {
     // A shared reference to the request's bytes, kept for the log after the request is consumed.
     let uri = request.uri().clone();
@@ -141,7 +141,7 @@ async fn run<B: RequestBodyStream>(
     route: &Route,
     matched: MatchedRoute,
     state: &ServerState,
-    remote: Arc<str>,
+    (remote, remote_port): (Arc<str>, u16),
     slot: Slot,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = request.into_parts();
@@ -172,6 +172,7 @@ async fn run<B: RequestBodyStream>(
         headers: parts.headers,
         body,
         remote_addr: remote,
+        remote_port,
         https: state.https,
         authority,
         route: matched,

@@ -61,7 +61,7 @@ fn a_wasi_http_component_and_a_wagi_module_answer_on_neighbouring_routes() {
         "spin-raw-component-route: /component/...\n",
         "spin-component-route: /component\n",
         "spin-base-path: /\n",
-        "spin-client-addr: 127.0.0.1\n",
+        "spin-client-addr: 127.0.0.1:",
         "GREETING=hi\n",
     ] {
         assert!(text.contains(line), "no {line:?} in\n{text}");
@@ -219,4 +219,21 @@ fn outbound_requests_of_both_component_kinds_are_held_to_allowed_hosts() {
         let redirect = server.get(&format!("{prefix}?url={}", peer.url(&format!("/redirect?to={outside}"))));
         assert_eq!(redirect.status, 302, "{prefix}: {}", redirect.text());
     }
+}
+
+#[test]
+fn the_outbound_limits_hold_for_components() {
+    let peer = Peer::start();
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let Some(config) = config(&allowed) else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &["--outbound-timeout", "1s", "--outbound-max-body", "1KiB"]);
+
+    let slow = server.get(&format!("/component/fetch?url={}", peer.url("/slow")));
+    assert_eq!(slow.status, 502, "{}", slow.text());
+    assert!(slow.text().contains("ConnectionTimeout"), "{}", slow.text());
+    let huge = server.get(&format!("/component/fetch?url={}", peer.url("/huge")));
+    assert_eq!(huge.status, 502, "a body over --outbound-max-body: {}", huge.text());
+    let small = server.get(&format!("/component/fetch?url={}", peer.url("/echo")));
+    assert_eq!(small.status, 201, "{}", small.text());
 }
