@@ -208,7 +208,7 @@ impl Startup {
 }
 
 /// An `entrypoint` other than the default exists only for core modules: a component always runs
-/// its `wasi:cli/run` export.
+/// its `wasi:cli/run` or `wasi:http/incoming-handler` export.
 fn check_component_entries(
     config: &Config,
     modules: &[LoadedModule],
@@ -221,7 +221,7 @@ fn check_component_entries(
         .filter(|(entry, module)| entry.entrypoint != DEFAULT_ENTRYPOINT && compiled[&module.digest].1.is_component())
         .map(|(entry, _)| {
             let message = format!(
-                "`entrypoint = \"{}\"` is only for core modules; this module is a WASI 0.2 component, which runs its `wasi:cli/run` export",
+                "`entrypoint = \"{}\"` is only for core modules; this module is a WASI 0.2 component, which runs its `wasi:cli/run` or `wasi:http/incoming-handler` export",
                 entry.entrypoint
             );
             config.error_at(entry.module_location, Some(format!("module `{}`", entry.route)), message)

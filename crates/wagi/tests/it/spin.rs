@@ -63,12 +63,21 @@ fn a_spin_manifest_serves_a_wagi_module_and_a_wasi_http_component_side_by_side()
 }
 
 #[test]
-fn wagi_check_accepts_a_spin_manifest_and_names_what_it_does_not_support() {
+fn wagi_check_and_pull_accept_a_spin_manifest_and_name_what_it_does_not_support() {
     let manifest = root().join("examples/spin/spin.toml");
-    let check = Command::new(env!("CARGO_BIN_EXE_wagi")).args(["check", "-c"]).arg(&manifest).output().expect("run");
-    let stderr = String::from_utf8_lossy(&check.stderr);
-    if !skipped().iter().any(|name| name == "http-component") {
-        assert!(check.status.success(), "{stderr}");
+    let cache = Site::new();
+    for command in ["check", "pull"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+            .args([command, "-c"])
+            .arg(&manifest)
+            .arg("--module-cache")
+            .arg(cache.module_cache())
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !skipped().iter().any(|name| name == "http-component") {
+            assert!(output.status.success(), "wagi {command}: {stderr}");
+        }
     }
 
     let site = Site::new();
