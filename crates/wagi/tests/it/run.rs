@@ -149,3 +149,24 @@ fn a_component_importing_what_wagi_does_not_provide_starts_and_its_call_fails_cl
         "{stderr}"
     );
 }
+
+#[test]
+fn a_wasi_http_component_runs_too_and_its_body_comes_back() {
+    let module = crate::examples::root().join("target/examples/http_component.wasm");
+    if crate::examples::skipped().iter().any(|name| name == "http-component") {
+        return;
+    }
+    let site = Site::new();
+    site.write("body.txt", "posted through wagi run");
+    let module = module.to_str().expect("path");
+    let echo = wagi_run(&site, &["-d", "@body.txt", module, "/echo"]);
+    assert_eq!(echo.status.code(), Some(0), "{}", String::from_utf8_lossy(&echo.stderr));
+    // The echo sets no headers: an empty header block, then the body.
+    assert_eq!(stdout(&echo), "\nposted through wagi run");
+    let request = wagi_run(&site, &["--http", "-H", "X-Trace: 7", module, "/request?q=1"]);
+    let text = stdout(&request);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("path-with-query: /request?q=1\n") && text.contains("x-trace: 7\n"), "{text}");
+    let failing = wagi_run(&site, &[module, "/fail"]);
+    assert_eq!(failing.status.code(), Some(1), "{}", stdout(&failing));
+}
