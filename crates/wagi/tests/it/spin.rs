@@ -182,3 +182,30 @@ fn a_source_given_by_url_is_fetched_over_https_checked_and_kept_in_the_cache() {
     let server = Server::start_with_config(&site, &site.path("spin.toml"), &["--offline"], &trust);
     assert_eq!(server.get("/hello").text(), "hello from wagi\n");
 }
+
+#[test]
+fn a_reload_of_a_spin_manifest_stages_changed_files_anew() {
+    let Some(component) = (!skipped().iter().any(|name| name == "http-component"))
+        .then(|| root().join("target/examples/http_component.wasm"))
+    else {
+        return;
+    };
+    let site = Site::new();
+    site.write("static/page.txt", "first");
+    site.write(
+        "spin.toml",
+        format!(
+            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n\n\
+             [component.c]\nsource = \"{}\"\nfiles = [\"static/*\"]\n",
+            component.display()
+        ),
+    );
+    let server = Server::start_with_config(&site, &site.path("spin.toml"), &[], &[]);
+    assert_eq!(server.get("/file?path=/static/page.txt").text(), "first");
+
+    // The reload copies the changed file into a directory of its own, which the new table mounts.
+    site.write("static/page.txt", "second, and longer");
+    server.signal("HUP");
+    server.wait_line("Reloaded");
+    assert_eq!(server.get("/file?path=/static/page.txt").text(), "second, and longer");
+}
