@@ -8,6 +8,7 @@ mod ci;
 mod examples;
 mod fuzz;
 mod site_config;
+mod toolchains;
 
 use std::env;
 use std::ffi::OsString;
