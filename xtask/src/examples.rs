@@ -5,11 +5,10 @@
 //! `guestbook`, a WASI 0.2 command component, and `http-component` and `http-hello`, `wasi:http` components
 //! (libraries), which are built for wasm32-wasip2 only (`WASIP2_ONLY`); `env-dump` and `volume-file` are built for
 //! wasm32-wasip2 too. The other examples (`GUESTS`) are in C, Zig, AssemblyScript, Python and JavaScript (`js-env`,
-//! and `js-http` with `js-env`'s componentize-js), each built with its own toolchain at the version pinned in `toolchains.rs` or in
-//! its `package.json`. Built
-//! modules land in `target/examples/`, named after the example with `-` turned into `_` (`env-dump` becomes
-//! `env_dump.wasm`). `target/examples/guestbook-data/` is created for the guestbook's entries, and kept from one
-//! build to the next.
+//! and `js-http` with `js-env`'s componentize-js), each built with its own toolchain at the version pinned in
+//! `toolchains.rs` or in its `package.json`. Built modules land in `target/examples/`, named after the example with
+//! `-` turned into `_` (`env-dump` becomes `env_dump.wasm`). `target/examples/guestbook-data/` is created for the
+//! guestbook's entries, and kept from one build to the next.
 //!
 //! xtask installs the pinned Python packages in `target/toolchains/venv` and the npm packages in each example's
 //! `node_modules/` itself. An example whose toolchain is missing anyway (no clang for wasm32-wasi, no python3, no
