@@ -9,6 +9,7 @@ mod examples;
 mod fuzz;
 mod site_config;
 mod toolchains;
+mod wrk;
 
 use std::env;
 use std::ffi::OsString;
