@@ -3,9 +3,10 @@
 use std::str::FromStr;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use reqwest::Url;
 use wasmtime::{Caller, Linker};
+use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
 
 use crate::abi::{ErrorCode, GuestMemory, GuestSlice, MODULE};
 use crate::client::OutgoingRequest;
@@ -178,16 +179,32 @@ fn parse_url(text: &str) -> Result<Url, ErrorCode> {
     }
 }
 
-/// Request headers as the guest encodes them: `name:value` lines separated by `\n`.
+/// Request headers as the guest encodes them: `name:value` lines separated by `\n`. Headers a
+/// module may not set are dropped (see [`is_forbidden`]).
 fn parse_headers(text: &str) -> Result<HeaderMap, ErrorCode> {
     let mut headers = HeaderMap::new();
     for line in text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':').ok_or(ErrorCode::InvalidEncoding)?;
         let name = HeaderName::from_str(name.trim()).map_err(|_| ErrorCode::InvalidEncoding)?;
         let value = HeaderValue::from_str(value.trim()).map_err(|_| ErrorCode::InvalidEncoding)?;
+        if is_forbidden(&name) {
+            tracing::debug!(header = %name, "dropped an outbound request header a module may not set");
+            continue;
+        }
         headers.append(name, value);
     }
     Ok(headers)
+}
+
+/// Whether a module may not set the request header `name`: the headers `wasi:http` forbids
+/// (`Host`, which would reach any name-based virtual host behind an allowed address, and the
+/// hop-by-hop headers such as `Connection` and `Transfer-Encoding`), and `Content-Length`,
+/// which the client derives from the body. A module setting the framing headers could make the
+/// peer read the body as a second request. They are dropped rather than refused, as
+/// `wasi:http` drops them from a request's initial headers, so a module written for the
+/// original WAGI, which passed them on, still works.
+fn is_forbidden(name: &HeaderName) -> bool {
+    *name == header::CONTENT_LENGTH || DEFAULT_FORBIDDEN_HEADERS.contains(name)
 }
 
 #[cfg(test)]
@@ -202,6 +219,15 @@ mod tests {
         assert_eq!(parse_headers("no colon"), Err(ErrorCode::InvalidEncoding));
         assert_eq!(parse_headers("bad name:x"), Err(ErrorCode::InvalidEncoding));
         assert_eq!(parse_headers("x:\u{7f}"), Err(ErrorCode::InvalidEncoding));
+    }
+
+    #[test]
+    fn framing_and_routing_headers_are_dropped() {
+        let text = "Host: internal-admin.example\nConnection: close\nTransfer-Encoding: chunked\n\
+                    Content-Length: 5\nKeep-Alive: 1\nUpgrade: h2c\nProxy-Authorization: x\nx-kept: 1\n";
+        let headers = parse_headers(text).expect("valid");
+        let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-kept"]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Outbound HTTP through the `wasi_experimental_http` imports, against a real peer on loopback:
-//! the example guest built with the original's guest library, and a WAT fixture that passes
-//! garbage to every function.
+//! the example guest built with the original's guest library, a WAT fixture that passes
+//! garbage to every function, and one that repeats a request (`wat/outbound_repeat.wat`).
 
 use std::path::PathBuf;
 
@@ -137,4 +137,48 @@ fn garbage_arguments_get_error_codes_and_the_server_stays_healthy() {
 
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.get("/abi").text(), abi.text());
+}
+
+/// `wat/outbound_repeat.wat` sending a POST of `body` with `headers` to `url`, `count` times.
+fn repeat_module(url: &str, headers: &str, body: &str, count: u32) -> String {
+    let escape = |text: &str| text.bytes().map(|b| format!("\\{b:02x}")).collect::<String>();
+    fixture_text("outbound_repeat.wat")
+        .replace("{URL_LEN}", &url.len().to_string())
+        .replace("{HEADERS_LEN}", &headers.len().to_string())
+        .replace("{BODY_LEN}", &body.len().to_string())
+        .replace("{COUNT}", &count.to_string())
+        .replace("{URL}", &escape(url))
+        .replace("{HEADERS}", &escape(headers))
+        .replace("{BODY}", &escape(body))
+}
+
+// See: issue 22, item 6.
+#[test]
+fn modules_cannot_set_host_or_the_framing_headers() {
+    let peer = Peer::start();
+    let site = Site::new();
+    let headers = "Host: internal-admin.example\nConnection: keep-alive, x-kept\nTransfer-Encoding: chunked\n\
+                   Content-Length: 5\nUpgrade: h2c\nx-kept: yes\n";
+    site.write("headers.wat", repeat_module(&peer.url("/headers"), headers, "hello, peer", 1));
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let server = site.serve(&format!("[[module]]\nroute = \"/headers\"\nmodule = \"headers.wat\"\n{allowed}\n"), &[]);
+
+    let response = server.get("/headers");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let text = response.text();
+    let (codes, received) = text.split_once('\n').expect("codes, then the peer's answer");
+    assert_eq!(codes, "0 0 0 ");
+    let mut received: Vec<&str> = received.lines().collect();
+    received.sort_unstable();
+    let host = format!("host: {}", peer.addr);
+    let mut expected = vec![
+        "accept: */*",
+        "body: hello, peer",
+        "content-length: 11",
+        host.as_str(),
+        concat!("user-agent: wagi/", env!("CARGO_PKG_VERSION")),
+        "x-kept: yes",
+    ];
+    expected.sort_unstable();
+    assert_eq!(received, expected);
 }

@@ -5,7 +5,9 @@
 //! - `/redirect?to=URL`: 302 to `URL`;
 //! - `/slow`: answers after 10 seconds;
 //! - `/huge`: a 2 MiB body;
-//! - `/gate`: reports its arrival, then answers `through the gate` once the test opens the gate.
+//! - `/gate`: reports its arrival, then answers `through the gate` once the test opens the gate;
+//! - `/headers`: the request's headers as received, one `name: value` line each, then
+//!   `body: <body>`, so a test sees what reached the peer (`Host` included).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -115,6 +117,15 @@ async fn answer(request: Request<Incoming>, gate: Gate) -> Result<Response<Full<
                 .header("x-method", method)
                 .header("x-demo", demo)
                 .body(Full::new(body))
+        }
+        "/headers" => {
+            let mut text = String::new();
+            for (name, value) in request.headers() {
+                text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+            }
+            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            text.push_str(&format!("body: {}\n", String::from_utf8_lossy(&body)));
+            response.body(Full::new(Bytes::from(text)))
         }
         "/redirect" => {
             let to = query.strip_prefix("to=").unwrap_or("/").to_owned();
