@@ -16,7 +16,8 @@ pub(crate) fn run_all() -> anyhow::Result<()> {
     // The Bindle tests start this binary; `cargo test` builds only the binaries of the package
     // under test.
     run(cargo().current_dir(&root).args(["build", "-p", "wagi-bindle-test-server"]))?;
-    run(cargo().current_dir(&root).args(["test", "--workspace"]))?;
+    // Every test target runs even when one fails, so a failure does not hide the results after it.
+    run(cargo().current_dir(&root).args(["test", "--workspace", "--no-fail-fast"]))?;
     Ok(())
 }
 

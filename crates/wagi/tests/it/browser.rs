@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -97,17 +98,62 @@ fn chromium_installed() -> bool {
     false
 }
 
-/// Fills the guestbook's form with `name` and `message` and submits it.
+/// Fills the guestbook's form with `name` and `message`, submits it, and waits until the browser
+/// shows the document that came back, fully loaded.
+///
+/// The guestbook answers a signature with a redirect to the same URL, so the URL cannot tell the
+/// old page from the new one: the old document's root element going stale can.
 async fn sign(browser: &Client, name: &str, message: &str) {
+    let old_root = browser.find(Locator::Css("html")).await.expect("the page's root element");
     let form = browser.form(Locator::Css("form")).await.expect("the form");
     form.set_by_name("name", name).await.expect("fill in the name");
     form.set_by_name("message", message).await.expect("fill in the message");
     form.submit().await.expect("submit the form");
+    poll_until("the page was replaced", || async {
+        match old_root.tag_name().await {
+            Ok(_) => false,
+            Err(error) if error.is_stale_element_reference() => true,
+            Err(error) => panic!("cannot ask about the old page: {error}"),
+        }
+    })
+    .await;
+    poll_until("the new page finished loading", || async {
+        let state = browser.execute("return document.readyState", vec![]).await.expect("the page's state");
+        state == json!("complete")
+    })
+    .await;
 }
 
-/// The text of the first element `css` selects.
+/// Asks `done` again every few milliseconds until it says yes, failing the test after `TIMEOUT`.
+async fn poll_until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let mut ticks = tokio::time::interval(POLL);
+    loop {
+        ticks.tick().await;
+        if done().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not within {TIMEOUT:?}: {what}");
+    }
+}
+
+/// How often a condition on the page is checked again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The text of the first element `css` selects, waiting for one to appear.
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no `{css}`: {e}")).text().await.expect("text")
+    let element = browser
+        .wait()
+        .at_most(TIMEOUT)
+        .every(POLL)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+    element.text().await.expect("text")
 }
 
 #[test]
