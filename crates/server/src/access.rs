@@ -12,6 +12,7 @@ use http::{Method, Version};
 use http_body::{Body, Frame, SizeHint};
 use wagi_cgi::ResponseBody;
 
+use crate::idle::InFlight;
 use crate::per_thread::{PerThread, lock};
 use crate::server::Connection;
 use crate::service::protocol;
@@ -207,6 +208,8 @@ pub(crate) struct LoggedBody {
     status: u16,
     exchange: Exchange,
     connection: Arc<Connection>,
+    /// Keeps the connection busy until the response has ended.
+    _in_flight: InFlight,
 }
 
 impl std::fmt::Debug for LoggedBody {
@@ -216,8 +219,14 @@ impl std::fmt::Debug for LoggedBody {
 }
 
 impl LoggedBody {
-    pub(crate) fn new(inner: ResponseBody, status: u16, exchange: Exchange, connection: Arc<Connection>) -> Self {
-        Self { inner, bytes: 0, status, exchange, connection }
+    pub(crate) fn new(
+        inner: ResponseBody,
+        status: u16,
+        exchange: Exchange,
+        connection: Arc<Connection>,
+        in_flight: InFlight,
+    ) -> Self {
+        Self { inner, bytes: 0, status, exchange, connection, _in_flight: in_flight }
     }
 }
 

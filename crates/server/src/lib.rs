@@ -13,6 +13,7 @@
 mod access;
 mod admission;
 mod cores;
+mod idle;
 mod metrics;
 mod once;
 mod per_thread;

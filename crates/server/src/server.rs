@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::access::AccessLog;
 use crate::admission::Admission;
 use crate::cores::Cores;
+use crate::idle::{self, Activity, IdleLimits, OpenConnections};
 use crate::metrics::Metrics;
 use crate::routing::Routes;
 use crate::service::handle;
@@ -33,10 +34,17 @@ pub struct ServerOptions {
     pub max_queued: usize,
     /// How long a request may wait for a slot before it gets 503.
     pub queue_timeout: Duration,
-    /// Open connections accepted at once; further clients wait in the kernel's backlog.
+    /// Open connections at once. When a client connects beyond it, the connection idle longest
+    /// is closed to make room; when none is idle, the client waits in the kernel's backlog.
     pub max_connections: usize,
-    /// How long a client may take to complete the TLS handshake and send its request headers.
+    /// How long a client may take, from accept, to complete the TLS handshake and send its first
+    /// request's headers; and how long it may take to send the headers of later requests once
+    /// their first byte has arrived.
     pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in flight between requests. An HTTP/2
+    /// client that sends nothing for this long is pinged, and closed if it does not answer within
+    /// `header_read_timeout`.
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -49,6 +57,7 @@ impl Default for ServerOptions {
             queue_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -105,6 +114,8 @@ pub(crate) struct Connection {
     pub(crate) remote_ip: Arc<str>,
     /// The client's port.
     pub(crate) remote_port: u16,
+    /// Whether a request is in flight, and since when none has been.
+    pub(crate) activity: Arc<Activity>,
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
@@ -120,7 +131,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let shutdown_timeout = options.shutdown_timeout;
     let handshake_timeout = options.header_read_timeout;
+    let idle_limits =
+        IdleLimits { first_request: options.header_read_timeout, between_requests: options.keep_alive_timeout };
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let open = Arc::new(OpenConnections::new());
     let builder = Arc::new(http_builder(&options));
     let tls = services.tls;
     let https = tls.is_some();
@@ -130,13 +144,6 @@ pub async fn serve(
     let cores = Cores::start()?;
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&connections).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -149,6 +156,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let permit = match Arc::clone(&connections).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => match make_room(&connections, &open, &mut shutdown).await {
+                Some(permit) => permit,
+                None => break,
+            },
+        };
         let _ = stream.set_nodelay(true);
         // Handed to a serving thread, where the socket is registered with that thread's runtime.
         let stream = match stream.into_std() {
@@ -158,10 +172,12 @@ pub async fn serve(
                 continue;
             }
         };
+        let (activity, registration) = open.opened();
         let connection = Arc::new(Connection {
             state: Arc::clone(&state),
             remote_ip: Arc::from(remote.ip().to_string()),
             remote_port: remote.port(),
+            activity: Arc::clone(&activity),
         });
         let service = service_fn(move |request| handle(request, Arc::clone(&connection)));
         let watcher = graceful.watcher();
@@ -175,20 +191,27 @@ pub async fn serve(
                     return;
                 }
             };
-            let served = match acceptor {
-                None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
-                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => {
-                        watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await
-                    }
-                    Ok(Err(error)) => Err(error.into()),
-                    Err(_) => Err("TLS handshake timed out".into()),
-                },
+            let serve = async {
+                match acceptor {
+                    None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
+                    Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await
+                        }
+                        Ok(Err(error)) => Err(error.into()),
+                        Err(_) => Err("TLS handshake timed out".into()),
+                    },
+                }
+            };
+            // Dropping the connection when its watch returns closes it.
+            let served = tokio::select! {
+                served = serve => served,
+                () = idle::watch(&activity, idle_limits) => Err("closed while idle".into()),
             };
             if let Err(error) = served {
                 tracing::debug!(%remote, error = %error, "connection ended with an error");
             }
-            drop(permit);
+            drop((permit, registration));
         });
     }
     drop(listener);
@@ -204,6 +227,25 @@ pub async fn serve(
     Ok(())
 }
 
+/// Waits for room for one more connection at the cap, closing the connection idle longest to
+/// make it; `None` when shutdown began meanwhile. A chosen connection that turned busy before it
+/// noticed is spared, and another is chosen a little later.
+async fn make_room(
+    connections: &Arc<Semaphore>,
+    open: &OpenConnections,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    const RETRY: Duration = Duration::from_millis(50);
+    loop {
+        open.evict_idlest();
+        tokio::select! {
+            permit = Arc::clone(connections).acquire_owned() => return permit.ok(),
+            () = tokio::time::sleep(RETRY) => {}
+            () = shutdown.as_mut() => return None,
+        }
+    }
+}
+
 /// Writes out buffered access log lines regularly, so they appear even when traffic stops.
 async fn flush_access_log(state: Weak<ServerState>) {
     let mut ticks = tokio::time::interval(AccessLog::FLUSH_INTERVAL);
@@ -217,7 +259,8 @@ async fn flush_access_log(state: Weak<ServerState>) {
     }
 }
 
-/// HTTP/1.1 and HTTP/2 with bounded headers and a deadline for receiving them (slowloris).
+/// HTTP/1.1 and HTTP/2 with bounded headers and a deadline for receiving them (slowloris), and
+/// HTTP/2 pings to clients that have gone silent.
 fn http_builder(options: &ServerOptions) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -226,7 +269,12 @@ fn http_builder(options: &ServerOptions) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(options.header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(options.keep_alive_timeout)
+        .keep_alive_timeout(options.header_read_timeout);
     builder
 }
 

@@ -28,6 +28,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
     connection: Arc<Connection>,
 ) -> Result<Response<LoggedBody>, Infallible> {
+    let in_flight = connection.activity.request_started();
     let remote = Arc::clone(&connection.remote_ip);
     let exchange = Exchange {
         id: next_request_id(),
@@ -57,7 +58,7 @@ pub(crate) async fn handle(
     .await;
     let status = response.status().as_u16();
     let exchange = Exchange { route, ..exchange };
-    Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection)))
+    Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection, in_flight)))
 }
 
 /// A number naming one request in logs, unique for this process. Each thread takes ids from

@@ -313,13 +313,19 @@ pub(crate) struct ServeArgs {
     #[arg(long = "queue-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub(crate) queue_timeout: Duration,
 
-    /// Client connections served at once; further clients wait in the listen backlog.
+    /// Client connections open at once; at the cap, the connection idle longest is closed to
+    /// admit a new one.
     #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000)]
     pub(crate) max_connections: usize,
 
-    /// How long a client may take to send its request headers.
+    /// How long a client may take to send its request headers, counted from accept for the
+    /// first request; also how long an HTTP/2 client may take to answer a ping.
     #[arg(long = "header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub(crate) header_read_timeout: Duration,
+
+    /// How long a connection may stay open between requests, with none in flight.
+    #[arg(long = "keep-alive-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) keep_alive_timeout: Duration,
 
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]

@@ -113,6 +113,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         queue_timeout: args.queue_timeout,
         max_connections: args.max_connections,
         header_read_timeout: args.header_read_timeout,
+        keep_alive_timeout: args.keep_alive_timeout,
     };
     let (startup, config) = Startup::new(args.source, Arc::clone(&metrics)).await?;
     let listener = bind(args.listen)?;

@@ -3,6 +3,7 @@
 mod bindle;
 mod browser;
 mod cli;
+mod connections;
 mod contract;
 mod examples;
 mod guestbook;
