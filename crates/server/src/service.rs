@@ -43,8 +43,13 @@ pub(crate) async fn handle(
         route: None,
     };
     let span = tracing::info_span!("request", id = exchange.id);
+    let host_is_bad = !has_one_host(&request);
     let (route, response) = async {
-        let (route, result) = answer(request, &connection.state, (remote, connection.remote_port)).await;
+        let (route, result) = if host_is_bad {
+            (None, Ok(plain(StatusCode::BAD_REQUEST, "a request needs exactly one Host header\n")))
+        } else {
+            answer(request, &connection.state, (remote, connection.remote_port)).await
+        };
         let response = result.unwrap_or_else(|error| {
             let status = error.status();
             let path = exchange.target.split('?').next().unwrap_or_default();
@@ -59,6 +64,17 @@ pub(crate) async fn handle(
     let status = response.status().as_u16();
     let exchange = Exchange { route, ..exchange };
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection, in_flight)))
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`, and no request has two. HTTP/2 and
+/// HTTP/1.0 may leave it out (HTTP/2 names the host in `:authority`).
+fn has_one_host<B>(request: &Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), None) => true,
+        (None, _) => request.version() != Version::HTTP_11,
+        (Some(_), Some(_)) => false,
+    }
 }
 
 /// A number naming one request in logs, unique for this process. Each thread takes ids from
@@ -265,6 +281,23 @@ fn empty(status: StatusCode) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http11_needs_exactly_one_host_and_no_request_may_have_two() {
+        let request = |version: Version, hosts: &[&str]| {
+            let mut builder = Request::builder().version(version).uri("/");
+            for host in hosts {
+                builder = builder.header(header::HOST, *host);
+            }
+            builder.body(()).expect("a request")
+        };
+        assert!(has_one_host(&request(Version::HTTP_11, &["a"])));
+        assert!(!has_one_host(&request(Version::HTTP_11, &[])));
+        assert!(!has_one_host(&request(Version::HTTP_11, &["a", "b"])));
+        assert!(has_one_host(&request(Version::HTTP_10, &[])));
+        assert!(has_one_host(&request(Version::HTTP_2, &[])));
+        assert!(!has_one_host(&request(Version::HTTP_2, &["a", "a"])));
+    }
 
     #[test]
     fn percent_escapes_must_have_two_hex_digits() {

@@ -1,6 +1,6 @@
 //! Connections that hold a place without using it: silent sockets, idle keep-alive connections
 //! over HTTP/1.1 and HTTP/2, HTTP/2 clients that stop answering pings, and floods of them up to
-//! the connection cap.
+//! the connection cap; and request heads whose `Host` is missing or repeated.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -146,4 +146,17 @@ fn a_flood_of_silent_connections_does_not_stop_a_server_with_default_flags() {
         assert_eq!(server.get("/hello").text(), "hello");
     }
     drop(silent);
+}
+
+#[test]
+fn an_http11_request_without_host_or_with_two_gets_400() {
+    let site = hello_site();
+    let server = crate::support::Server::start(&site, &[], &[]);
+    let missing = server.request(b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(missing.status, 400, "{}", missing.text());
+    let two = server.request(b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n");
+    assert_eq!(two.status, 400, "{}", two.text());
+    let http10 = server.request(b"GET /hello HTTP/1.0\r\n\r\n");
+    assert_eq!((http10.status, http10.text().as_str()), (200, "hello"));
+    assert_eq!(server.get("/hello").text(), "hello");
 }
