@@ -6,7 +6,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use wagi_config::DEFAULT_ENTRYPOINT;
-use wagi_outbound_http::{OutboundGrant, OutboundPolicy, OutboundSession};
+use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundPolicy, OutboundSession};
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{
     Engine, Extern, ExternType, InstancePre, Memory, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap,
@@ -225,7 +225,8 @@ impl Runtime {
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
-        let state = State::new(wasi, Inputs::default(), OutboundSession::new(Arc::new(no_access)), None, limits);
+        let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
+        let state = State::new(wasi, Inputs::default(), outbound, None, limits);
         let outcome =
             match run(&Entry::Module { pre, export, memory: memory_export(module) }, state, limits, None).await {
                 Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
@@ -282,7 +283,7 @@ impl Handler {
         let (stdout, output, output_limit) = StdoutPipe::new(self.spec.limits.max_output);
         let stderr = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let wasi = self.wasi_context(request, stdout.clone(), &stderr)?;
-        let outbound = OutboundSession::new(Arc::clone(&self.outbound));
+        let outbound = OutboundSession::new(Arc::clone(&self.outbound), CdnLoop::of(&request.headers));
         // Core modules read argv and the environment through `environ.rs`; components through
         // WASI 0.2, from the context.
         let inputs = if self.is_component() { Inputs::default() } else { self.inputs(request) };
@@ -310,13 +311,14 @@ impl Handler {
         request: CgiRequest,
         slot: impl Send + 'static,
     ) -> Result<http::Response<ResponseBody>, CgiError> {
+        let cdn_loop = CdnLoop::of(&request.headers);
         let (scheme, incoming) = wasi_http::incoming_request(request)?;
         let log = OutputCapture::new(self.spec.limits.max_stderr, Overflow::Truncate);
         let mut builder = WasiCtxBuilder::new();
         builder.stdout(log.clone()).stderr(log.clone());
         builder.envs(&self.spec.environment);
         self.add_volumes(&mut builder)?;
-        let outbound = OutboundSession::new(Arc::clone(&self.outbound));
+        let outbound = OutboundSession::new(Arc::clone(&self.outbound), cdn_loop);
         let mut state = State::new(builder.build_p1(), Inputs::default(), outbound, None, &self.spec.limits);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let mut http = state.http();

@@ -43,4 +43,4 @@ pub use respond::ResponseOptions;
 pub use response::CgiResponse;
 pub use routes::SubRoute;
 pub use stdin::{BodySender, BodyStream, RequestBody};
-pub use wagi_outbound_http::{OutboundLimits, OutboundPolicy};
+pub use wagi_outbound_http::{MAX_HOPS, OutboundLimits, OutboundPolicy, loop_hops};

@@ -9,17 +9,21 @@
 //! has open. [`add_to_linker`] links the functions once into a wasmtime linker.
 //!
 //! Every destination, redirect hops included, is checked against the handler's
-//! `allowed_hosts`. Nothing a guest passes can panic the host: bad pointers, handles, text or
+//! `allowed_hosts`. Every request carries the `CDN-Loop` entries of the request the module runs
+//! for plus one of its own ([`CdnLoop`]), so the server can refuse a call loop ([`loop_hops`]).
+//! Nothing a guest passes can panic the host: bad pointers, handles, text or
 //! headers come back as the ABI's error codes ([`ErrorCode`]).
 #![deny(missing_docs)]
 
 mod abi;
+mod cdn_loop;
 mod client;
 mod linker;
 mod session;
 mod wasi_http;
 
 pub use abi::ErrorCode;
+pub use cdn_loop::{CdnLoop, MAX_HOPS, loop_hops};
 pub use client::{ClientError, OutboundClient, OutboundLimits};
 pub use linker::add_to_linker;
 pub use session::{OutboundGrant, OutboundPolicy, OutboundSession};

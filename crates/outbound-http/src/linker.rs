@@ -84,7 +84,7 @@ async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs)
     let body = memory.read(&*caller, GuestSlice::new(body_ptr, body_len))?;
     memory.check(&*caller, GuestSlice::out(status_ptr, 2))?;
     memory.check(&*caller, GuestSlice::out(handle_ptr, 4))?;
-    let request = OutgoingRequest {
+    let mut request = OutgoingRequest {
         url: parse_url(&url)?,
         method: Method::from_str(&method).map_err(|_| ErrorCode::InvalidMethod)?,
         headers: parse_headers(&headers)?,
@@ -93,6 +93,7 @@ async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs)
 
     let state = session(caller.data_mut());
     state.admit()?;
+    state.cdn_loop.stamp(&mut request.headers);
     let grant = state.sender();
     let response = grant.client.send(request, &grant.policy.allowed_hosts).await?;
     let status = response.status.as_u16();

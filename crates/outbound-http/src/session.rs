@@ -6,6 +6,7 @@ use tokio::sync::Semaphore;
 use wagi_config::AllowedHosts;
 
 use crate::abi::ErrorCode;
+use crate::cdn_loop::CdnLoop;
 use crate::client::{OutboundClient, StoredResponse};
 
 /// Where one handler's module may send requests, and how many responses it may hold open.
@@ -37,6 +38,8 @@ pub struct OutboundSession {
     /// A component's responses open at once, under `http_max_concurrency`; made on its first
     /// request.
     pub(crate) open_components: Option<Arc<Semaphore>>,
+    /// The `CDN-Loop` entries every request the module makes carries.
+    pub(crate) cdn_loop: CdnLoop,
 }
 
 /// A response the guest reads through its handle.
@@ -48,9 +51,10 @@ pub(crate) struct OpenResponse {
 }
 
 impl OutboundSession {
-    /// A session for one invocation of a module with `grant`.
-    pub fn new(grant: Arc<OutboundGrant>) -> Self {
-        Self { grant, responses: Vec::new(), requests_made: 0, open_components: None }
+    /// A session for one invocation of a module with `grant`, for a request whose `CDN-Loop`
+    /// entries are `cdn_loop`.
+    pub fn new(grant: Arc<OutboundGrant>, cdn_loop: CdnLoop) -> Self {
+        Self { grant, responses: Vec::new(), requests_made: 0, open_components: None, cdn_loop }
     }
 
     /// Counts a request against the limits, or refuses it.

@@ -21,11 +21,12 @@ type Sent = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(),
 impl WasiHttpHooks for OutboundSession {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         _options: Option<RequestOptions>,
         _response_done: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let admitted = self.admit_wasi_http(request.uri());
+        self.cdn_loop.stamp(request.headers_mut());
         let client = self.sender().client.clone();
         Box::new(async move {
             let permit = admitted?;

@@ -122,6 +122,12 @@ pub(crate) async fn answer<B: RequestBodyStream>(
         tracing::debug!(%path, "no route");
         return (None, Ok(empty(StatusCode::NOT_FOUND)));
     };
+    // RFC 8586: a request that has passed through wagi this often is in a call loop; refusing
+    // it before admission keeps a loop from taking every instance.
+    let hops = wagi_cgi::loop_hops(request.headers());
+    if hops >= wagi_cgi::MAX_HOPS {
+        return (Some(Arc::clone(&route.label)), Err(RequestError::LoopDetected { hops }));
+    }
     let matched = MatchedRoute {
         script_name: matched.script_name.to_owned(),
         raw_path_info: matched.raw_path_info.to_owned(),

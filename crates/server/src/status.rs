@@ -20,6 +20,9 @@ pub(crate) enum RequestError {
     /// The body could not be read from the client.
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The request's `CDN-Loop` says it has passed through wagi `MAX_HOPS` times or more.
+    #[error("call loop: the request has passed through wagi {hops} times")]
+    LoopDetected { hops: usize },
     /// The module failed.
     #[error(transparent)]
     Cgi(#[from] CgiError),
@@ -33,6 +36,7 @@ impl RequestError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
             Self::Cgi(error) => match error {
                 CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader => StatusCode::INTERNAL_SERVER_ERROR,
                 CgiError::HeaderNotUtf8
@@ -61,6 +65,7 @@ impl RequestError {
             Self::BodyTooLarge { limit } => format!("request body larger than {limit} bytes\n"),
             Self::BodyRead(_) => "cannot read the request body\n".to_owned(),
             Self::BodyTimeout(_) => "request body not received in time\n".to_owned(),
+            Self::LoopDetected { .. } => "loop detected: too many calls through wagi\n".to_owned(),
             // compat(deislabs/wagi): the message a module without headers has always produced.
             Self::Cgi(CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader) => {
                 "Exactly one of 'location' or 'content-type' must be specified".to_owned()

@@ -1,11 +1,13 @@
 //! Outbound HTTP through the `wasi_experimental_http` imports, against a real peer on loopback:
 //! the example guest built with the original's guest library, a WAT fixture that passes
-//! garbage to every function, and one that repeats a request (`wat/outbound_repeat.wat`).
+//! garbage to every function, one that repeats a request (`wat/outbound_repeat.wat`) and one
+//! that calls its own route (`wat/outbound_loop.wat`).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::peer::Peer;
-use crate::support::{Server, Site, fixture_text};
+use crate::support::{Server, Site, Then, entry, fixture_text, printer};
 
 fn http_fetch() -> PathBuf {
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/examples/http_fetch.wasm");
@@ -174,6 +176,7 @@ fn modules_cannot_set_host_or_the_framing_headers() {
     let mut expected = vec![
         "accept: */*",
         "body: hello, peer",
+        "cdn-loop: wagi",
         "content-length: 11",
         host.as_str(),
         concat!("user-agent: wagi/", env!("CARGO_PKG_VERSION")),
@@ -181,4 +184,42 @@ fn modules_cannot_set_host_or_the_framing_headers() {
     ];
     expected.sort_unstable();
     assert_eq!(received, expected);
+}
+
+// See: issue 22, item 5.
+#[test]
+fn a_module_calling_its_own_route_ends_with_508_after_max_hops_instances() {
+    const MAX_HOPS: u32 = 10;
+    let site = Site::new();
+    site.fixture("outbound_loop.wat");
+    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
+    let config = format!(
+        "[[module]]\nroute = \"/loop\"\nmodule = \"outbound_loop.wat\"\nallowed_hosts = [\"insecure:allow-all\"]\n\n{}",
+        entry("/hello", "hello.wat")
+    );
+    // One slot more than the loop may take, and no queue: a loop that took one more instance, or
+    // a client request that found none free, would get 503 at once.
+    let instances = (MAX_HOPS + 1).to_string();
+    let server = site.serve(&config, &["--max-instances", &instances, "--max-queued", "0"]);
+
+    let started = Instant::now();
+    let looped = std::thread::scope(|scope| {
+        let looping = scope.spawn(|| {
+            let request = format!("GET /loop HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
+            server.request(request.as_bytes())
+        });
+        // Other clients are answered while the loop runs, and after it.
+        loop {
+            let finished = looping.is_finished();
+            assert_eq!(server.get("/healthz").status, 200);
+            let hello = server.get("/hello");
+            assert_eq!((hello.status, hello.text().as_str()), (200, "hello"));
+            if finished {
+                break looping.join().expect("the looping client");
+            }
+        }
+    });
+    assert_eq!(looped.status, 508, "{}", looped.text());
+    // Well within the queue timeout (10 s) a stalled loop would wait out.
+    assert!(started.elapsed() < Duration::from_secs(5), "the loop took {:?}", started.elapsed());
 }

@@ -237,3 +237,23 @@ fn the_outbound_limits_hold_for_components() {
     let small = server.get(&format!("/component/fetch?url={}", peer.url("/echo")));
     assert_eq!(small.status, 201, "{}", small.text());
 }
+
+// See: issue 22, item 5.
+#[test]
+fn component_requests_carry_the_cdn_loop_entries_and_one_of_wagi() {
+    let peer = Peer::start();
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let Some(config) = config(&allowed) else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+
+    let target = format!("/component/fetch?url={}", peer.url("/headers"));
+    let plain = server.get(&target);
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert!(plain.text().lines().any(|line| line == "cdn-loop: wagi"), "{}", plain.text());
+    let chained = server.request(
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nCDN-Loop: cdn.example, wagi\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert!(chained.text().lines().any(|line| line == "cdn-loop: cdn.example, wagi, wagi"), "{}", chained.text());
+}
