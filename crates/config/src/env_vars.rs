@@ -12,6 +12,9 @@ pub enum EnvArgError {
     /// The name is empty or contains characters a variable name cannot have.
     #[error("`{0}` is not a valid variable name")]
     InvalidName(String),
+    /// The value contains a NUL byte, which would end the variable early and start another.
+    #[error("the value of `{0}` contains a NUL byte")]
+    NulInValue(String),
 }
 
 /// Parses one `--env` value, `NAME=VALUE`. A value wrapped in matching `"…"` or `'…'` is
@@ -20,6 +23,9 @@ pub fn parse_env_arg(text: &str) -> Result<(String, String), EnvArgError> {
     let (name, value) = text.split_once('=').ok_or_else(|| EnvArgError::MissingEquals(text.to_owned()))?;
     if !is_valid_name(name) {
         return Err(EnvArgError::InvalidName(name.to_owned()));
+    }
+    if value.contains('\0') {
+        return Err(EnvArgError::NulInValue(name.to_owned()));
     }
     let value = strip_matching_quotes(value);
     Ok((name.to_owned(), value.to_owned()))
@@ -67,6 +73,9 @@ fn parse_env_line(line: &str) -> Result<(String, String), String> {
             .to_owned(),
         _ => value.split(" #").next().unwrap_or_default().trim_end().to_owned(),
     };
+    if value.contains('\0') {
+        return Err(EnvArgError::NulInValue(name.to_owned()).to_string());
+    }
     Ok((name.to_owned(), value))
 }
 
@@ -124,6 +133,8 @@ mod tests {
         check("A", Err(EnvArgError::MissingEquals("A".into())));
         check("=1", Err(EnvArgError::InvalidName(String::new())));
         check("A B=1", Err(EnvArgError::InvalidName("A B".into())));
+        check("A=x\0SERVER_NAME=evil", Err(EnvArgError::NulInValue("A".into())));
+        check("A\0B=1", Err(EnvArgError::InvalidName("A\0B".into())));
     }
 
     #[test]
@@ -138,13 +149,14 @@ mod tests {
 
     #[test]
     fn every_bad_line_is_reported_with_its_line() {
-        let text = "A=1\nnot a pair\nB=\"open\n bad name=1\n";
+        let text = "A=1\nnot a pair\nB=\"open\n bad name=1\nC=x\0SERVER_NAME=evil\n";
         let errors = parse_env_file(text, "vars.env").expect_err("bad lines").to_string();
         assert_eq!(
             errors,
             "vars.env:2:1: `not a pair` is not of the form KEY=value\n\
              vars.env:3:1: unterminated `\"` in the value of `B`\n\
-             vars.env:4:1: `bad name` is not a valid variable name"
+             vars.env:4:1: `bad name` is not a valid variable name\n\
+             vars.env:5:1: the value of `C` contains a NUL byte"
         );
     }
 }

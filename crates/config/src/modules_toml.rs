@@ -399,12 +399,19 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         let mut pairs = Vec::with_capacity(table.len());
         for (key, value) in table {
             if !crate::env_vars::is_valid_name(key.get_ref()) {
-                self.error(key.span().start, format!("`{}` is not a valid variable name", key.get_ref()));
+                // Escaped, so that a control character in the name reaches the terminal as text.
+                let shown = key.get_ref().escape_debug();
+                self.error(key.span().start, format!("`{shown}` is not a valid variable name"));
                 continue;
             }
-            if let Some(text) = self.str_of(&format!("{name}.{}", key.get_ref()), value) {
-                pairs.push((key.get_ref().to_string(), text.to_owned()));
+            let Some(text) = self.str_of(&format!("{name}.{}", key.get_ref()), value) else { continue };
+            // The environment block separates variables with NUL bytes, so a NUL in a value
+            // would start a second variable, one that could replace a CGI variable.
+            if text.contains('\0') {
+                self.error(value.span().start, format!("the value of `{}` contains a NUL byte", key.get_ref()));
+                continue;
             }
+            pairs.push((key.get_ref().to_string(), text.to_owned()));
         }
         pairs
     }
