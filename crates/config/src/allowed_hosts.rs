@@ -165,8 +165,11 @@ impl HostPattern {
         let host = host.to_ascii_lowercase();
         let host = match host.strip_prefix('*') {
             Some("") if stars => HostMatch::Any,
-            Some(suffix) if suffix.starts_with('.') && is_host_name(&suffix[1..]) => {
+            Some(suffix) if suffix.starts_with('.') && is_host_name(&suffix[1..]) && !is_ip_literal(&suffix[1..]) => {
                 HostMatch::Below(suffix.to_owned())
+            }
+            Some(suffix) if suffix.starts_with('.') && is_ip_literal(&suffix[1..]) => {
+                return Err("a wildcard stands for host names, not IP addresses; write the address itself");
             }
             Some(_) if stars => return Err("a wildcard host is `*` or `*.example.com`"),
             Some(_) => {
@@ -192,7 +195,10 @@ impl HostPattern {
         }
         match &self.host {
             HostMatch::Exact(allowed) => allowed == host,
-            HostMatch::Below(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+            // An address is never below a name: `*.0.1` must not match `127.0.0.1`.
+            HostMatch::Below(suffix) => {
+                host.len() > suffix.len() && host.ends_with(suffix.as_str()) && !is_ip_literal(host)
+            }
             HostMatch::Any => true,
         }
     }
@@ -240,6 +246,18 @@ fn is_host_name(host: &str) -> bool {
         && host.split('.').all(|label| {
             !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// Whether `host` is an IP address rather than a name: an IPv6 literal in brackets, or a host
+/// whose last label is a number, which URL parsers read as an IPv4 address (`127.0.0.1`, and
+/// also `0x7f.1` or `2130706433`).
+fn is_ip_literal(host: &str) -> bool {
+    let last_label = host.strip_suffix('.').unwrap_or(host).rsplit('.').next().unwrap_or_default();
+    let is_number = match last_label.strip_prefix("0x").or_else(|| last_label.strip_prefix("0X")) {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last_label.is_empty() && last_label.bytes().all(|b| b.is_ascii_digit()),
+    };
+    is_number || host.starts_with('[')
 }
 
 fn is_ipv6_literal(host: &str) -> bool {
@@ -328,6 +346,29 @@ mod tests {
         assert!(allowed.allows("https", "a.b.example.com", 443));
         assert!(!allowed.allows("https", "example.com", 443));
         assert!(!allowed.allows("https", "badexample.com", 443));
+    }
+
+    #[test]
+    fn wildcards_are_for_names_and_never_match_an_address() {
+        for entry in ["*.0.0.1", "https://*.0.1", "*.1:8080", "*.0x1", "http://*.[::1]:80"] {
+            let error = AllowedHosts::parse(&[entry]).expect_err(entry);
+            assert!(error.reason.contains("not IP addresses"), "{entry}: {error}");
+        }
+        let error = AllowedHosts::parse_spin(&["http://*.0.0.1"]).expect_err("Spin wildcard over an address");
+        assert!(error.reason.contains("not IP addresses"), "{error}");
+        // A name whose last label is not a number may still end in digits elsewhere.
+        let allowed = hosts(&["*.1.example.com", "*.example.com"]);
+        assert!(allowed.allows("https", "a.1.example.com", 443));
+        // At match time too, whatever the suffix, a wildcard never matches an address of either family.
+        let below = |suffix: &str| HostPattern {
+            scheme: None,
+            host: HostMatch::Below(suffix.to_owned()),
+            port: PortMatch::Any,
+        };
+        for (suffix, host) in [(".0.1", "127.0.0.1"), (".4", "1.2.3.4"), (".0x1", "127.0x1"), ("1]", "[::1]")] {
+            assert!(!below(suffix).allows(Scheme::Http, host, 80), "{suffix} {host}");
+        }
+        assert!(below(".example.com").allows(Scheme::Http, "a.example.com", 80));
     }
 
     #[test]
