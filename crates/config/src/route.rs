@@ -58,6 +58,10 @@ pub enum RouteError {
     /// Whitespace or control characters cannot appear in a request path.
     #[error("route `{0}` contains whitespace or a control character")]
     InvalidCharacter(String),
+    /// A request path never contains `?` (the query starts there) or `#` (the fragment is not
+    /// sent), so such a route could never match.
+    #[error("route `{0}` contains `?` or `#`, which a request path never contains, so it could never match")]
+    QueryOrFragment(String),
     /// A `:` segment without a name, or with one that is not letters, digits, `_` and `-`.
     #[error("route `{0}`: a `:name` segment needs a name of letters, digits, `_` or `-`")]
     InvalidParam(String),
@@ -71,6 +75,9 @@ impl RoutePattern {
         }
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(RouteError::InvalidCharacter(text.to_owned()));
+        }
+        if text.contains(['?', '#']) {
+            return Err(RouteError::QueryOrFragment(text.to_owned()));
         }
         Ok(match text.strip_suffix(WILDCARD) {
             Some(base) => Self::Prefix(base.to_owned()),
@@ -264,6 +271,15 @@ mod tests {
         assert_eq!(RoutePattern::parse("foo"), Err(RouteError::NotAbsolute("foo".into())));
         assert_eq!(RoutePattern::parse(""), Err(RouteError::NotAbsolute(String::new())));
         assert!(matches!(RoutePattern::parse("/a b"), Err(RouteError::InvalidCharacter(_))));
+    }
+
+    #[test]
+    fn routes_with_a_query_or_fragment_are_refused() {
+        for text in ["/a?b", "/a?", "/a#top", "/a/...?x", "/#"] {
+            assert_eq!(RoutePattern::parse(text), Err(RouteError::QueryOrFragment(text.into())), "{text}");
+            assert_eq!(RoutePattern::parse_spin(text), Err(RouteError::QueryOrFragment(text.into())), "{text}");
+        }
+        assert_eq!(RoutePattern::parse_spin("/users/:id?x"), Err(RouteError::QueryOrFragment("/users/:id?x".into())));
     }
 
     #[test]
