@@ -24,7 +24,9 @@ pub use bindle::BindleSource;
 pub use cache::ContentCache;
 pub use digest::Digest;
 pub use files::{FilesError, stage_files};
-pub use loader::{BindleOptions, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions};
+pub use loader::{
+    BindleOptions, LoadError, LoadedModule, Loader, LoaderOptions, NotWasm, RegistryOptions, TextProblem,
+};
 
 /// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),
 /// unless a provider is installed already.

@@ -39,7 +39,7 @@ pub enum LoadError {
         path: PathBuf,
         /// Where the text is wrong.
         #[source]
-        source: wat::Error,
+        source: NotWasm,
     },
     /// The registry wants credentials, or rejected the ones given.
     #[error(
@@ -298,12 +298,63 @@ fn binary_module(bytes: Vec<u8>) -> LoadedModule {
     LoadedModule { bytes: bytes.into(), digest }
 }
 
+/// Why a file is not a module: where its text goes wrong and how, never what it says. A module
+/// path pointed at a secret (`/proc/self/environ`, a key file) must not put the secret in a
+/// message, and a parser's error quotes the offending line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotWasm {
+    /// Neither the wasm magic number nor UTF-8 text.
+    #[error("not WebAssembly: expected a binary module or WebAssembly text; the file is not UTF-8 text")]
+    NotText,
+    /// UTF-8 text that is not a WAT module or component.
+    #[error("not WebAssembly: expected a binary module or WebAssembly text; {problem} at line {line}, column {column}")]
+    InvalidText {
+        /// What kind of problem.
+        problem: TextProblem,
+        /// The 1-based line.
+        line: usize,
+        /// The 1-based column, in bytes.
+        column: usize,
+    },
+}
+
+/// What is wrong with a text that is not WAT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TextProblem {
+    /// A character or token the WAT syntax does not have.
+    Token,
+    /// Valid tokens that do not make a module or component.
+    Syntax,
+}
+
+impl std::fmt::Display for TextProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Token => "the text has a token WebAssembly text cannot contain",
+            Self::Syntax => "the text does not parse",
+        })
+    }
+}
+
 /// Converts WAT text to binary wasm; binary input is returned as it is.
-fn to_binary(bytes: Vec<u8>) -> Result<Vec<u8>, wat::Error> {
+fn to_binary(bytes: Vec<u8>) -> Result<Vec<u8>, NotWasm> {
     if bytes.starts_with(WASM_MAGIC) {
         return Ok(bytes);
     }
-    wat::parse_bytes(&bytes).map(|wasm| wasm.into_owned())
+    let text = std::str::from_utf8(&bytes).map_err(|_| NotWasm::NotText)?;
+    parse_wat(text).map_err(|error| {
+        // Only the position and the kind are kept: the error's message may quote the text.
+        let (line, column) = error.span().linecol_in(text);
+        let problem = if error.lex_error().is_some() { TextProblem::Token } else { TextProblem::Syntax };
+        NotWasm::InvalidText { problem, line: line + 1, column: column + 1 }
+    })
+}
+
+fn parse_wat(text: &str) -> Result<Vec<u8>, wast::Error> {
+    let buffer = wast::parser::ParseBuffer::new(text)?;
+    wast::parser::parse::<wast::Wat<'_>>(&buffer)?.encode()
 }
 
 #[cfg(test)]
@@ -334,5 +385,30 @@ mod tests {
         std::fs::write(&bad, "(module (func $f (oops)))").expect("write");
         let error = loader.load(&ModuleRef::File(bad)).await.expect_err("invalid WAT");
         assert!(matches!(error, LoadError::InvalidWat { .. }), "{error}");
+    }
+
+    fn check_not_wasm(content: &[u8], expected: &str) {
+        let error = to_binary(content.to_vec()).expect_err("not a module");
+        assert_eq!(
+            error.to_string(),
+            format!("not WebAssembly: expected a binary module or WebAssembly text; {expected}")
+        );
+    }
+
+    // See: issue 22, item 10.
+    #[test]
+    fn not_wasm_errors_give_a_position_and_never_the_text() {
+        check_not_wasm(
+            b"SECRET_TOKEN=hunter2\0PATH=/bin\0",
+            "the text has a token WebAssembly text cannot contain at line 1, column 21",
+        );
+        check_not_wasm(b"SECRET_TOKEN=hunter2\n", "the text does not parse at line 1, column 1");
+        check_not_wasm(b"(module\n  (func $f (oops_hunter2)))", "the text does not parse at line 2, column 13");
+        check_not_wasm(
+            b"(module \"hunter2",
+            "the text has a token WebAssembly text cannot contain at line 1, column 17",
+        );
+        check_not_wasm(b"\xffhunter2", "the file is not UTF-8 text");
+        check_not_wasm(b"(module (func $hunter2) (func $hunter2))", "the text does not parse at line 1, column 31");
     }
 }

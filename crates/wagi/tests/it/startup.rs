@@ -63,3 +63,35 @@ fn pull_warms_the_cache_so_serving_compiles_nothing() {
     assert!(metrics.contains("wagi_artifact_cache_total{outcome=\"hit\"} 1\n"), "{metrics}");
     assert!(!metrics.contains("outcome=\"miss\""), "{metrics}");
 }
+
+// See: issue 22, item 10.
+#[test]
+fn a_module_file_that_is_not_wasm_is_refused_without_quoting_it() {
+    let site = Site::new();
+    site.write("secret.env", "API_TOKEN=hunter2-in-a-file\n");
+    let mut modules = entry("/file", "secret.env");
+    // wagi's own environment, as a module path pointed at it would read.
+    let environ = std::path::Path::new("/proc/self/environ");
+    if environ.exists() {
+        modules.push_str(&entry("/environ", &environ.display().to_string()));
+    }
+    site.write("modules.toml", modules);
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("modules.toml"))
+        .arg("--module-cache")
+        .arg(site.path("cache"))
+        .env("WAGI_TEST_SECRET", "hunter2-in-the-environment")
+        .output()
+        .expect("run wagi");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "not WebAssembly: expected a binary module or WebAssembly text; the text does not parse at line 1, column 1"
+        ),
+        "{stderr}"
+    );
+}
