@@ -24,6 +24,9 @@ pub enum CgiError {
     /// `Status` is not a three-digit code.
     #[error("the module sent an invalid `Status` header `{0}`")]
     InvalidStatus(String),
+    /// A 1xx status, which cannot be a final response.
+    #[error("the module answered with the informational status {0}, which cannot be a final response")]
+    InformationalStatus(u16),
     /// A header name HTTP cannot carry.
     #[error("the module sent an invalid header name `{0}`")]
     InvalidHeaderName(String),

@@ -138,10 +138,18 @@ pub(crate) fn http_response(
 /// `Status: 404 Not Found`: the three digits before the first space.
 fn parse_status(value: &str) -> Result<StatusCode, CgiError> {
     let code = value.split_whitespace().next().unwrap_or_default();
-    (code.len() == 3)
+    let status = (code.len() == 3)
         .then(|| StatusCode::from_bytes(code.as_bytes()).ok())
         .flatten()
-        .ok_or_else(|| CgiError::InvalidStatus(value.to_owned()))
+        .ok_or_else(|| CgiError::InvalidStatus(value.to_owned()))?;
+    final_status(status)
+}
+
+/// `status`, unless it is 1xx: an informational status is never a final response (RFC 9110
+/// §15.2). Sent as one, hyper would answer 101 as a protocol switch over HTTP/1.1 and reset the
+/// stream over HTTP/2.
+pub(crate) fn final_status(status: StatusCode) -> Result<StatusCode, CgiError> {
+    if status.is_informational() { Err(CgiError::InformationalStatus(status.as_u16())) } else { Ok(status) }
 }
 
 #[cfg(test)]
@@ -213,6 +221,18 @@ mod tests {
         check_err(b"X-A: 1\n\nbody", "the module's output has none of `Content-Type`, `Status` or `Location`");
         check_err(b"Status: abc\n\n", "the module sent an invalid `Status` header `abc`");
         check_err(b"Status: 99\n\n", "the module sent an invalid `Status` header `99`");
+        for (output, code) in [
+            (&b"Status: 100 Continue\n\n"[..], 100),
+            (b"Status: 101 Switching Protocols\nUpgrade: websocket\n\n", 101),
+            (b"Content-Type: text/plain\nStatus: 103\n\nbody", 103),
+            (b"Status: 199\nLocation: /x\n\n", 199),
+        ] {
+            let error = parse_cgi_output(Bytes::from_static(output)).expect_err("informational");
+            let expected =
+                format!("the module answered with the informational status {code}, which cannot be a final response");
+            assert_eq!(error.to_string(), expected, "{output:?}");
+        }
+        check(b"Status: 200\n\n", 200, &[], b"");
         check_err(b"Content-Type: a\x01b\n\n", "the module sent an invalid value for header `Content-Type`");
         check_err(b"Bad Name: x\n\n", "the module sent an invalid header name `Bad Name`");
         check_err(b"Content-Type: \xff\n\n", "the module's CGI headers are not UTF-8");

@@ -29,6 +29,7 @@ use crate::error::{CgiError, Error};
 use crate::handler::State;
 use crate::request::CgiRequest;
 use crate::respond::Guest;
+use crate::response::final_status;
 use crate::stdin::RequestBody;
 
 /// The export of a `wasi:http` component, without its patch version: any `0.2.x` is served.
@@ -195,6 +196,10 @@ pub(crate) async fn respond(
         biased;
         response = &mut set => match response {
             Ok(Ok(response)) => {
+                if let Err(error) = final_status(response.status()) {
+                    tokio::spawn(guest.in_current_span());
+                    return Err(error);
+                }
                 let task = tokio::spawn(guest.in_current_span());
                 Ok(response.map(|body| ResponseBody::from_component(body, ComponentRun::Running(task))))
             }
@@ -206,7 +211,8 @@ pub(crate) async fn respond(
             Err(_) => Err(guest.await.err().unwrap_or(CgiError::NoResponse)),
         },
         outcome = &mut guest => match set.try_recv() {
-            Ok(Ok(response)) => Ok(response.map(|body| ResponseBody::from_component(body, ComponentRun::Ended(Some(outcome))))),
+            Ok(Ok(response)) => final_status(response.status())
+                .map(|_| response.map(|body| ResponseBody::from_component(body, ComponentRun::Ended(Some(outcome))))),
             Ok(Err(code)) => Err(CgiError::ErrorResponse(format!("{code:?}"))),
             Err(_) => Err(outcome.err().unwrap_or(CgiError::NoResponse)),
         },

@@ -42,6 +42,7 @@ impl RequestError {
                 CgiError::HeaderNotUtf8
                 | CgiError::HeaderTooLarge { .. }
                 | CgiError::InvalidStatus(_)
+                | CgiError::InformationalStatus(_)
                 | CgiError::InvalidHeaderName(_)
                 | CgiError::InvalidHeaderValue { .. }
                 | CgiError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,

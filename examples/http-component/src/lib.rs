@@ -14,6 +14,7 @@
 //!   `502` with the error code the host gave.
 //! - `/file?path=P`: the file `P` from the component's files, or `404`.
 //! - `/alloc?mib=N`: allocates and fills `N` MiB before answering how much it allocated.
+//! - `/status?code=N`: a response with status `N` (200 by default), even a 1xx one no server may send as final.
 //! - `/fail`: traps before it sets a response.
 //! - `/loop`: never answers.
 //! - anything else: `hello from wagi`, what `hello.wat` answers.
@@ -55,6 +56,10 @@ impl wasip2::exports::http::incoming_handler::Guest for Component {
                 let filled = vec![1u8; mib << 20];
                 let text = format!("allocated {} MiB\n", filled.iter().map(|&b| usize::from(b)).sum::<usize>() >> 20);
                 respond(out, 200, "text/plain", text.as_bytes());
+            }
+            "status" => {
+                let code = param("code").and_then(|n| n.parse().ok()).unwrap_or(200);
+                respond(out, code, "text/plain", format!("status {code}\n").as_bytes());
             }
             "fail" => panic!("failing before the response is set"),
             "loop" => spin(),

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::support::{Site, Then, entry, printer, read_response};
+use crate::support::{Server, Site, Then, entry, printer, read_response};
 
 fn serve_outputs(cases: &[(&str, &[u8], Then)]) -> (Site, crate::support::Server) {
     let site = Site::new();
@@ -121,4 +121,41 @@ fn large_responses_stream_and_small_ones_are_sent_whole() {
     let small = server.get("/small");
     assert_eq!((small.status, small.header("content-length")), (200, Some("5")));
     assert_eq!(server.get("/healthz").status, 200);
+}
+
+// See: issue 22, item 7.
+#[test]
+fn an_informational_status_is_502_over_http1_and_http2() {
+    let informational: [(&str, &[u8]); 3] = [
+        ("switching", b"Status: 101 Switching Protocols\nUpgrade: websocket\nConnection: upgrade\n\n"),
+        ("continue", b"Status: 100 Continue\nContent-Type: text/plain\n\nbody"),
+        ("hints", b"Status: 103\nLink: </a.css>; rel=preload\n\n"),
+    ];
+    let mut cases: Vec<(&str, &[u8], Then)> =
+        informational.iter().map(|(name, output)| (*name, *output, Then::Return)).collect();
+    cases.push(("ok", b"Content-Type: text/plain\n\nfine", Then::Return));
+    let (site, plain) = serve_outputs(&cases);
+
+    // HTTP/1.1: a 502 with no protocol switch, and the connection goes on serving.
+    let mut connection = plain.connect();
+    for (name, _) in informational {
+        connection.write_all(format!("GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).expect("send");
+        let response = read_response(&mut connection, false);
+        assert_eq!((response.status, response.header("upgrade")), (502, None), "{name}");
+    }
+    connection.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let ok = read_response(&mut connection, false);
+    assert_eq!((ok.status, ok.text().as_str()), (200, "fine"));
+    drop(plain);
+
+    // HTTP/2: a 502 too, not a reset stream.
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    let cert = crate::tls::certificate(&key);
+    let cert_path = site.write("cert.pem", &cert).display().to_string();
+    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
+    let tls = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+    for (name, _) in informational {
+        let answer = crate::tls::https_get(tls.addr, &cert, &[b"h2"], &format!("/{name}"));
+        assert_eq!((answer.version, answer.status), (http::Version::HTTP_2, 502), "{name}");
+    }
 }

@@ -189,6 +189,29 @@ fn https_with_http2_reaches_a_component() {
     assert!(answer.body.contains("scheme: https\n") && answer.body.contains(&url), "{}", answer.body);
 }
 
+// See: issue 22, item 7.
+#[test]
+fn a_component_setting_an_informational_status_gets_502_over_http1_and_http2() {
+    let Some(config) = config("") else { return };
+    let site = Site::new();
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    let cert = crate::tls::certificate(&key);
+    let cert_path = site.write("cert.pem", &cert).display().to_string();
+    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
+    site.write("modules.toml", config);
+    let server = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+
+    for code in [100, 101, 103] {
+        let path = format!("/component/status?code={code}");
+        for alpn in [&b"http/1.1"[..], b"h2"] {
+            let answer = crate::tls::https_get(server.addr, &cert, &[alpn], &path);
+            assert_eq!(answer.status, 502, "{code} over {}", String::from_utf8_lossy(alpn));
+        }
+    }
+    let created = crate::tls::https_get(server.addr, &cert, &[b"h2"], "/component/status?code=201");
+    assert_eq!((created.status, created.body.as_str()), (201, "status 201\n"));
+}
+
 #[test]
 fn outbound_requests_of_both_component_kinds_are_held_to_allowed_hosts() {
     let Some(http_get) = example("http_get.wasm") else { return };
