@@ -118,7 +118,8 @@ pub(crate) struct SourceArgs {
     pub(crate) bindle: Option<String>,
 
     /// The Bindle server URL, including `/v1` (ignored with `-c`).
-    #[arg(long = "bindle-url", env = "BINDLE_URL", value_name = "BINDLE_URL")]
+    // The URL may carry a user and password, so `--help` must not print it.
+    #[arg(long = "bindle-url", env = "BINDLE_URL", value_name = "BINDLE_URL", hide_env_values = true)]
     pub(crate) bindle_url: Option<String>,
 
     /// The user for basic authentication to the Bindle server.
@@ -135,7 +136,8 @@ pub(crate) struct SourceArgs {
         long = "bindle-http-password",
         env = "BINDLE_HTTP_PASSWORD",
         value_name = "BINDLE_HTTP_PASSWORD",
-        requires = "bindle_http_user"
+        requires = "bindle_http_user",
+        hide_env_values = true
     )]
     pub(crate) bindle_http_password: Option<String>,
 

@@ -96,3 +96,20 @@ fn an_entrypoint_on_a_component() {
     site.write("run.wat", component(b"", "(i32.const 0)"));
     check("component_entrypoint", &site, &["check", "-c", "modules.toml"]);
 }
+
+// See: issue 22, item 11.
+#[test]
+fn help_never_shows_secrets_from_the_environment() {
+    let secrets = [
+        ("BINDLE_HTTP_PASSWORD", "bindle-password-s3cr3t"),
+        ("BINDLE_URL", "https://user:bindle-url-s3cr3t@bindle.example.com/v1"),
+        ("WAGI_REGISTRY_PASSWORD", "registry-password-s3cr3t"),
+    ];
+    for args in [&["--help"][..], &["check", "--help"], &["pull", "--help"], &["run", "--help"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wagi")).args(args).envs(secrets).output().expect("run wagi");
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("BINDLE_HTTP_PASSWORD") || args[0] == "run", "{args:?} lists the variable:\n{help}");
+        assert!(!help.contains("s3cr3t"), "{args:?} shows a secret:\n{help}");
+    }
+}
