@@ -22,6 +22,7 @@
 mod allowed_hosts;
 mod diagnostic;
 mod env_vars;
+mod inside;
 mod invoice;
 mod module_ref;
 mod modules_toml;
@@ -33,6 +34,7 @@ mod units;
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
+pub use inside::{PathEscape, path_inside};
 pub use invoice::{Invoice, Parcel, WASM_MEDIA_TYPE};
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference};
 pub use modules_toml::{Config, DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, ParseResult, Volume};

@@ -9,12 +9,14 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Location, Reporter};
+use crate::inside::path_inside;
 use crate::module_ref::ModuleRef;
 use crate::modules_toml::{
     DEFAULT_ENTRYPOINT, Fields, FileMount, Files, ModuleEntry, ModuleLimits, check_duplicate_routes,
@@ -27,6 +29,10 @@ pub(crate) const VERSION_KEY: &str = "spin_manifest_version";
 
 /// Why a key names something wagi does not provide.
 const UNSUPPORTED: &str = "wagi does not support";
+
+/// Why a `files` source or glob must not be absolute or climb with `..`: Spin refuses both, and
+/// either would expose host files beyond the application.
+const SOURCE_INSIDE: &str = "`files` sources must be inside the manifest's directory";
 
 const TOP_LEVEL: &[&str] = &[VERSION_KEY, "application", "trigger", "component", "variables"];
 const APPLICATION: &[&str] = &["name", "version", "description", "authors", "trigger", "tool"];
@@ -413,24 +419,49 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         for element in array.iter() {
             let location = self.reporter.location(element.span().start);
             match element.get_ref() {
-                DeValue::String(pattern) => files.push(FileMount::Pattern { pattern: pattern.to_string(), location }),
+                DeValue::String(pattern) => {
+                    if let Err(escape) = path_inside(Path::new(pattern.as_ref())) {
+                        self.error(element.span().start, format!("`{pattern}` {escape}: {SOURCE_INSIDE}"));
+                        continue;
+                    }
+                    files.push(FileMount::Pattern { pattern: pattern.to_string(), location });
+                }
                 DeValue::Table(table) => {
-                    let text = |key: &str| table.get(key).and_then(|v| v.get_ref().as_str()).map(str::to_owned);
+                    let text = |key: &str| table.get(key).map(|v| (v.get_ref().as_str().map(str::to_owned), v.span()));
                     for key in table.keys() {
                         let key_name = key.get_ref().as_ref();
                         if !["source", "destination"].contains(&key_name) {
                             self.error(key.span().start, unknown_field_message(key_name, &["source", "destination"]));
                         }
                     }
-                    match (text("source"), text("destination")) {
-                        (Some(source), Some(destination)) if destination.starts_with('/') => {
-                            files.push(FileMount::Mapped { source: source.into(), destination, location });
-                        }
-                        (Some(_), Some(_)) => self.error(element.span().start, "`destination` must start with `/`"),
-                        _ => self.error(
+                    let (Some((Some(source), source_span)), Some((Some(destination), destination_span))) =
+                        (text("source"), text("destination"))
+                    else {
+                        self.error(
                             element.span().start,
                             format!("each `{name}` table needs `source` and `destination` strings"),
-                        ),
+                        );
+                        continue;
+                    };
+                    if !destination.starts_with('/') {
+                        self.error(destination_span.start, "`destination` must start with `/`");
+                        continue;
+                    }
+                    let mut inside = true;
+                    if let Err(escape) = path_inside(Path::new(&source)) {
+                        self.error(source_span.start, format!("`source` `{source}` {escape}: {SOURCE_INSIDE}"));
+                        inside = false;
+                    }
+                    // The leading `/` is the component's root, the staging directory.
+                    if let Err(escape) = path_inside(Path::new(destination.trim_start_matches('/'))) {
+                        let message = format!(
+                            "`destination` `{destination}` {escape}: a destination must be inside the component's `/`"
+                        );
+                        self.error(destination_span.start, message);
+                        inside = false;
+                    }
+                    if inside {
+                        files.push(FileMount::Mapped { source: source.into(), destination, location });
                     }
                 }
                 _ => self.wrong_type(name, element, "a path, a glob or a `{ source, destination }` table"),

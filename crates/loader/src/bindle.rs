@@ -199,3 +199,35 @@ async fn get(base: &str, url: &str, options: &LoaderOptions) -> Result<Option<Ve
         status => Err(LoadError::Bindle { id: url.to_owned(), message: format!("the server answered {status}") }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn asset_names_that_would_leave_the_asset_directory_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = "site/1.0.0";
+        let content = b"an asset";
+        let sha256 = Digest::of(content).to_hex();
+        // The parcel is there, so only the name check stands between it and the disk.
+        let parcels = BindleSource::standalone_dir(&dir.path().join("bindles"), id).join("parcels");
+        std::fs::create_dir_all(&parcels).expect("create dirs");
+        std::fs::write(parcels.join(format!("{sha256}.dat")), content).expect("write parcel");
+        let source = BindleSource::Directory(dir.path().join("bindles"));
+        let cache = ContentCache::new(dir.path().join("cache"));
+        let assets_dir = dir.path().join("assets").join("site");
+        let absolute = dir.path().join("absolute.txt").display().to_string();
+        for name in ["../escape.txt", "a/../../escape.txt", "../../escape.txt", absolute.as_str(), ""] {
+            let asset = Parcel { bindle: id.to_owned(), name: name.to_owned(), sha256: sha256.clone() };
+            let result = place_assets(&source, &[asset], &assets_dir, &cache, &LoaderOptions::default()).await;
+            assert!(matches!(result, Err(LoadError::Bindle { .. })), "{name:?}: {result:?}");
+        }
+        for written in ["assets/escape.txt", "escape.txt", "absolute.txt"] {
+            assert!(!dir.path().join(written).exists(), "{written} was written");
+        }
+        let asset = Parcel { bindle: id.to_owned(), name: "static/a.txt".to_owned(), sha256 };
+        place_assets(&source, &[asset], &assets_dir, &cache, &LoaderOptions::default()).await.expect("placed");
+        assert_eq!(std::fs::read(assets_dir.join("static/a.txt")).expect("read"), content);
+    }
+}

@@ -1,10 +1,11 @@
 //! Spin application manifests: `examples/spin/spin.toml`, a WAGI module and a `wasi:http`
 //! component side by side, served as Spin serves them, and `wagi check` of it.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 
 use crate::examples::{root, skipped};
-use crate::support::{Server, Site};
+use crate::support::{Server, Site, TIMEOUT, fixture_text};
 
 #[test]
 fn a_spin_manifest_serves_a_wagi_module_and_a_wasi_http_component_side_by_side() {
@@ -56,8 +57,7 @@ fn a_spin_manifest_serves_a_wagi_module_and_a_wasi_http_component_side_by_side()
     let file = |path: &str| server.get(&format!("/spin/component/file?path={path}"));
     let hello = file("/static/hello.txt");
     assert_eq!((hello.status, hello.text()), (200, "hello from a Spin component's files\n".to_owned()));
-    let greeting = std::fs::read_to_string(root().join("examples/data/greeting.txt")).expect("greeting.txt");
-    assert_eq!(file("/data/greeting.txt").text(), greeting);
+    assert_eq!(file("/data/greeting.txt").text(), hello.text(), "a file mapped to another path");
     assert_eq!(file("/static/draft.txt").status, 404, "exclude_files leaves it out");
     assert_eq!(file("/spin.toml").status, 404, "only the files named are there");
 }
@@ -208,4 +208,47 @@ fn a_reload_of_a_spin_manifest_stages_changed_files_anew() {
     server.signal("HUP");
     server.wait_line("Reloaded");
     assert_eq!(server.get("/file?path=/static/page.txt").text(), "second, and longer");
+}
+
+// See: wagi issue 22 (a `files` destination with `..` was written outside the module cache).
+#[test]
+fn wagi_check_refuses_a_files_destination_that_climbs_out_and_writes_nothing() {
+    let site = Site::new();
+    site.write("app/dump.wat", fixture_text("dump.wat"));
+    site.write("app/page.txt", "a page");
+    site.write(
+        "app/spin.toml",
+        "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n\
+         executor = { type = \"wagi\" }\n\n[component.c]\nsource = \"dump.wat\"\n\
+         files = [{ source = \"page.txt\", destination = \"/../../../x.txt\" }]\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("app/spin.toml"))
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    let Ok(output) = receiver.recv_timeout(TIMEOUT) else {
+        let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+        panic!("`wagi check` did not exit within {TIMEOUT:?}");
+    };
+    let output = output.expect("wait for wagi");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let status = output.status;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "spin.toml:10:47: component `c`: `destination` `/../../../x.txt` climbs out with `..`: \
+             a destination must be inside the component's `/`"
+        ),
+        "{stderr}"
+    );
+    // From the staging directory `cache/files/.staging-PID/`, the destination is the site's root.
+    assert!(!site.path("x.txt").exists(), "staging wrote outside the module cache");
 }
