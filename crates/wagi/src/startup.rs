@@ -14,9 +14,12 @@ use wagi_cgi::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
     ResponseOptions, Runtime, VolumeSpec,
 };
-use wagi_config::{AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostics, ModuleEntry, RoutePattern};
+use wagi_config::{
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity,
+};
 use wagi_loader::{
-    BindleOptions, BindleSource, ContentCache, Digest, LoadError, LoadedModule, Loader, LoaderOptions, RegistryOptions,
+    BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
+    RegistryOptions,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
@@ -173,7 +176,7 @@ impl Startup {
                 let staged = tokio::task::spawn_blocking(move || wagi_loader::stage_files(&files, &dir))
                     .await
                     .context("staging files")?
-                    .with_context(|| format!("cannot stage the files of module `{module_name}`"))?;
+                    .map_err(|error| files_error(&config.source, &entry, &module_name, error))?;
                 volumes.push(VolumeSpec { guest_path: "/".to_owned(), host_path: staged, read_only: true });
             }
             for (pattern, entrypoint) in handlers {
@@ -409,6 +412,22 @@ fn loader_options(source: &SourceArgs) -> LoaderOptions {
             accept_invalid_certs: source.bindle_insecure,
         },
         ..LoaderOptions::default()
+    }
+}
+
+/// A problem with one `files` entry is the manifest's, reported at its line; others, such as a
+/// file that cannot be copied, are the host's.
+fn files_error(source: &str, entry: &ModuleEntry, module_name: &str, error: FilesError) -> anyhow::Error {
+    match error.location() {
+        Some(location) => ConfigError(Diagnostics(vec![Diagnostic {
+            severity: Severity::Error,
+            source: source.to_owned(),
+            location,
+            item: Some(format!("module `{}`", entry.route)),
+            message: error.to_string(),
+        }]))
+        .into(),
+        None => anyhow::Error::new(error).context(format!("cannot stage the files of module `{module_name}`")),
     }
 }
 
