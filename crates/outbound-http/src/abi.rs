@@ -29,7 +29,8 @@ pub enum ErrorCode {
     InvalidEncoding = 9,
     /// The URL does not parse or is not `http`/`https`.
     InvalidUrl = 10,
-    /// The request failed: connection, timeout, a body over the size cap, too many redirects.
+    /// The request failed: connection, timeout, a body over the size cap, responses over the
+    /// request's `--outbound-max-held`, too many redirects.
     RequestError = 11,
     /// An internal error of the host.
     RuntimeError = 12,

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use wagi_config::AllowedHosts;
 
 use crate::abi::ErrorCode;
+use crate::held::Held;
 
 /// Limits on outbound HTTP, the same for every module.
 #[derive(Clone, Copy, Debug)]
@@ -22,11 +23,19 @@ pub struct OutboundLimits {
     pub max_requests: u32,
     /// Redirects followed (each one checked against `allowed_hosts`).
     pub max_redirects: u32,
+    /// Bytes of outbound responses one request may hold in memory at once (see `held.rs`).
+    pub max_held: usize,
 }
 
 impl Default for OutboundLimits {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), max_body: 16 << 20, max_requests: 100, max_redirects: 10 }
+        Self {
+            timeout: Duration::from_secs(30),
+            max_body: 16 << 20,
+            max_requests: 100,
+            max_redirects: 10,
+            max_held: 32 << 20,
+        }
     }
 }
 
@@ -57,6 +66,8 @@ pub(crate) struct StoredResponse {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// The response's place in its request's budget, given back when it is closed.
+    _held: Held,
 }
 
 impl OutboundClient {
@@ -84,11 +95,13 @@ impl OutboundClient {
         &self.limits
     }
 
-    /// Sends `request` if `allowed` permits it, following redirects to permitted destinations.
+    /// Sends `request` if `allowed` permits it, following redirects to permitted destinations,
+    /// and reads the response into `held`.
     pub(crate) async fn send(
         &self,
         mut request: OutgoingRequest,
         allowed: &AllowedHosts,
+        held: Held,
     ) -> Result<StoredResponse, ErrorCode> {
         if request.body.len() > self.limits.max_body {
             tracing::info!(url = %request.url, limit = self.limits.max_body, "outbound request body too large");
@@ -103,7 +116,7 @@ impl OutboundClient {
                 ErrorCode::RequestError
             })??;
             let Some(next) = redirect_target(&request.url, &response) else {
-                return tokio::time::timeout_at(deadline, self.read_body(&request.url, response)).await.map_err(
+                return tokio::time::timeout_at(deadline, self.read_body(&request.url, response, held)).await.map_err(
                     |_| {
                         tracing::info!(url = %request.url, timeout = ?self.limits.timeout, "outbound response timed out");
                         ErrorCode::RequestError
@@ -132,9 +145,24 @@ impl OutboundClient {
             })
     }
 
-    async fn read_body(&self, url: &Url, mut response: reqwest::Response) -> Result<StoredResponse, ErrorCode> {
+    /// Reads the response whole, counting its headers and body in `held`; over the budget, what
+    /// was read is freed and the module gets the code for a body over the size cap.
+    async fn read_body(
+        &self,
+        url: &Url,
+        mut response: reqwest::Response,
+        mut held: Held,
+    ) -> Result<StoredResponse, ErrorCode> {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        let over_budget = || {
+            tracing::info!(%url, limit = self.limits.max_held, "outbound responses over --outbound-max-held");
+            ErrorCode::RequestError
+        };
+        let header_bytes = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+        if !held.grow(header_bytes) {
+            return Err(over_budget());
+        }
         let mut body = BytesMut::new();
         loop {
             match response.chunk().await {
@@ -142,6 +170,9 @@ impl OutboundClient {
                     if body.len() + chunk.len() > self.limits.max_body {
                         tracing::info!(%url, limit = self.limits.max_body, "outbound response body too large");
                         return Err(ErrorCode::RequestError);
+                    }
+                    if !held.grow(chunk.len()) {
+                        return Err(over_budget());
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -152,7 +183,7 @@ impl OutboundClient {
                 }
             }
         }
-        Ok(StoredResponse { status, headers, body: body.freeze() })
+        Ok(StoredResponse { status, headers, body: body.freeze(), _held: held })
     }
 }
 

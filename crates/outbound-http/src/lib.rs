@@ -18,6 +18,7 @@
 mod abi;
 mod cdn_loop;
 mod client;
+mod held;
 mod linker;
 mod session;
 mod wasi_http;

@@ -94,8 +94,9 @@ async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs)
     let state = session(caller.data_mut());
     state.admit()?;
     state.cdn_loop.stamp(&mut request.headers);
+    let held = state.held();
     let grant = state.sender();
-    let response = grant.client.send(request, &grant.policy.allowed_hosts).await?;
+    let response = grant.client.send(request, &grant.policy.allowed_hosts, held).await?;
     let status = response.status.as_u16();
     let handle = session(caller.data_mut()).open(response);
     memory.write(&mut *caller, GuestSlice::out(status_ptr, 2), &status.to_le_bytes())?;

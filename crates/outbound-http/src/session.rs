@@ -8,6 +8,7 @@ use wagi_config::AllowedHosts;
 use crate::abi::ErrorCode;
 use crate::cdn_loop::CdnLoop;
 use crate::client::{OutboundClient, StoredResponse};
+use crate::held::{Held, HeldBudget};
 
 /// Where one handler's module may send requests, and how many responses it may hold open.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +41,9 @@ pub struct OutboundSession {
     pub(crate) open_components: Option<Arc<Semaphore>>,
     /// The `CDN-Loop` entries every request the module makes carries.
     pub(crate) cdn_loop: CdnLoop,
+    /// The outbound bytes the invocation holds, under `--outbound-max-held`; made on its first
+    /// request.
+    held: Option<Arc<HeldBudget>>,
 }
 
 /// A response the guest reads through its handle.
@@ -54,7 +58,7 @@ impl OutboundSession {
     /// A session for one invocation of a module with `grant`, for a request whose `CDN-Loop`
     /// entries are `cdn_loop`.
     pub fn new(grant: Arc<OutboundGrant>, cdn_loop: CdnLoop) -> Self {
-        Self { grant, responses: Vec::new(), requests_made: 0, open_components: None, cdn_loop }
+        Self { grant, responses: Vec::new(), requests_made: 0, open_components: None, cdn_loop, held: None }
     }
 
     /// Counts a request against the limits, or refuses it.
@@ -79,6 +83,12 @@ impl OutboundSession {
     /// What performing a request needs, detached from the session so it can be awaited.
     pub(crate) fn sender(&self) -> Arc<OutboundGrant> {
         Arc::clone(&self.grant)
+    }
+
+    /// An empty share of the invocation's budget for held outbound bytes.
+    pub(crate) fn held(&mut self) -> Held {
+        let max = self.grant.client.limits().max_held;
+        Held::new(self.held.get_or_insert_with(|| HeldBudget::new(max)))
     }
 
     /// Stores a response under the lowest free handle.

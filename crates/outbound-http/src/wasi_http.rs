@@ -6,13 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::client::{OutboundClient, error_chain};
+use crate::held::Held;
 use crate::session::OutboundSession;
 
 /// What `send_request` returns: the response, and a future that reports a failure of its body.
@@ -27,10 +28,11 @@ impl WasiHttpHooks for OutboundSession {
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let admitted = self.admit_wasi_http(request.uri());
         self.cdn_loop.stamp(request.headers_mut());
+        let held = self.held();
         let client = self.sender().client.clone();
         Box::new(async move {
             let permit = admitted?;
-            let response = client.send_wasi_http(request).await?;
+            let response = client.send_wasi_http(request, held).await?;
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response.map(|body| PermitBody { body, _permit: permit }.boxed_unsync()), done))
         })
@@ -71,20 +73,31 @@ impl OutboundSession {
 }
 
 impl OutboundClient {
-    /// Sends a component's request, whose body is read first, up to the body limit; the
-    /// response's body streams, up to the same limit, all within the outbound timeout.
-    async fn send_wasi_http(&self, request: http::Request<WasiBody>) -> Result<http::Response<WasiBody>, Error> {
+    /// Sends a component's request, whose body is read first, up to the body limit and counted
+    /// in `held` until the response's head arrives; the response's body streams to the
+    /// component, up to the same limit, all within the outbound timeout, and is not held.
+    async fn send_wasi_http(
+        &self,
+        request: http::Request<WasiBody>,
+        mut held: Held,
+    ) -> Result<http::Response<WasiBody>, Error> {
         let limits = *self.limits();
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, limits.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) => {
-                return Err(match error.downcast::<Error>() {
-                    Ok(error) => *error,
-                    Err(_) => Error::HttpRequestBodySize(None),
-                });
+        let mut body = Limited::new(body, limits.max_body);
+        let mut collected = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| match error.downcast::<Error>() {
+                Ok(error) => *error,
+                Err(_) => Error::HttpRequestBodySize(None),
+            })?;
+            let Ok(data) = frame.into_data() else { continue };
+            if !held.grow(data.len()) {
+                tracing::info!(limit = limits.max_held, "outbound request bodies over --outbound-max-held");
+                return Err(Error::HttpRequestBodySize(None));
             }
-        };
+            collected.extend_from_slice(&data);
+        }
+        let body = collected.freeze();
         let url = parts.uri.to_string();
         let mut outgoing = reqwest::Request::try_from(http::Request::from_parts(parts, body))
             .map_err(|_| Error::HttpRequestUriInvalid)?;
@@ -93,6 +106,7 @@ impl OutboundClient {
             tracing::info!(%url, error = %error_chain(&error), "outbound request failed");
             send_error(&error)
         })?;
+        drop(held);
         let response = http::Response::<reqwest::Body>::from(response);
         Ok(response.map(|body| {
             Limited::new(body, limits.max_body)

@@ -240,6 +240,11 @@ pub(crate) struct OutboundArgs {
     #[arg(id = "outbound_max_body", long = "outbound-max-body", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
     pub(crate) max_body: u64,
 
+    /// Bytes of outbound responses one request may hold in memory at once, across the responses
+    /// it has open (and `wasi:http` request bodies being sent).
+    #[arg(id = "outbound_max_held", long = "outbound-max-held", value_name = "SIZE", default_value = "32MiB", value_parser = parse_byte_size)]
+    pub(crate) max_held: u64,
+
     /// Outbound requests one module invocation may make.
     #[arg(id = "outbound_max_requests", long = "outbound-max-requests", value_name = "N", default_value_t = 100)]
     pub(crate) max_requests: u32,

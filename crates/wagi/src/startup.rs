@@ -445,6 +445,7 @@ fn outbound_limits(args: &OutboundArgs) -> OutboundLimits {
         timeout: args.timeout,
         max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
         max_requests: args.max_requests,
+        max_held: usize::try_from(args.max_held).unwrap_or(usize::MAX),
         ..OutboundLimits::default()
     }
 }

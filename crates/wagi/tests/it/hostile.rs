@@ -53,12 +53,22 @@ fn get_loop(addr: std::net::SocketAddr) -> u16 {
 }
 
 fn rss_kib(server: &Server) -> u64 {
+    status_kib(server, "VmRSS:")
+}
+
+/// The server's peak resident set size so far, in KiB.
+pub(crate) fn peak_rss_kib(server: &Server) -> u64 {
+    status_kib(server, "VmHWM:")
+}
+
+/// A size `field` of the server's `/proc/PID/status`, in KiB.
+fn status_kib(server: &Server, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("proc status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("{field} in /proc/PID/status"))
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::hostile::peak_rss_kib;
 use crate::peer::Peer;
 use crate::support::{Server, Site, Then, entry, fixture_text, printer};
 
@@ -222,4 +223,29 @@ fn a_module_calling_its_own_route_ends_with_508_after_max_hops_instances() {
     assert_eq!(looped.status, 508, "{}", looped.text());
     // Well within the queue timeout (10 s) a stalled loop would wait out.
     assert!(started.elapsed() < Duration::from_secs(5), "the loop took {:?}", started.elapsed());
+}
+
+// See: issue 22, item 3.
+#[test]
+fn open_responses_are_held_to_outbound_max_held_and_freed_on_close() {
+    const COUNT: u32 = 60;
+    let peer = Peer::start();
+    let site = Site::new();
+    site.write("hold.wat", repeat_module(&peer.url("/huge"), "", "", COUNT));
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let config = format!("[[module]]\nroute = \"/hold\"\nmodule = \"hold.wat\"\n{allowed}\n");
+    let server = site.serve(&config, &["--outbound-max-held", "9MiB"]);
+    let peak_before = peak_rss_kib(&server);
+
+    let response = server.get("/hold");
+    assert_eq!(response.status, 200, "{}", response.text());
+    // Four 2 MiB responses fit in 9 MiB; every later one is refused with code 11 and freed, and
+    // closing one makes room for another.
+    let codes = format!("{}{} 0 0 ", "0 ".repeat(4), "11 ".repeat(COUNT as usize - 4).trim_end());
+    let text = response.text();
+    assert_eq!(text.split_once('\n').map(|(codes, _)| codes), Some(codes.as_str()));
+    // Without the budget the module would hold 120 MiB of responses.
+    let grown_kib = peak_rss_kib(&server).saturating_sub(peak_before);
+    assert!(grown_kib < 48 << 10, "the server's peak RSS grew by {grown_kib} KiB");
+    assert_eq!(server.get("/healthz").status, 200);
 }
