@@ -202,8 +202,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_during_a_long_first_wait_gives_the_short_keep_alive_limit() {
-        let limits =
-            IdleLimits { first_request: Duration::from_secs(300), between_requests: Duration::from_secs(1) };
+        let limits = IdleLimits { first_request: Duration::from_secs(300), between_requests: Duration::from_secs(1) };
         let table = Arc::new(OpenConnections::new());
         let (activity, _registration) = table.opened();
         let watched = tokio::spawn({
