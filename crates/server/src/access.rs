@@ -1,21 +1,13 @@
-//! The access log, and the response body wrapper that writes it (and updates the request
-//! metrics) once the response has been sent.
+//! The access log: what one line records ([`Exchange`], [`Entry`]), its two formats, and the
+//! buffered, per-thread [`AccessLog`] the lines are written to.
 
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::{Method, Version};
-use http_body::{Body, Frame, SizeHint};
-use wagi_cgi::ResponseBody;
 
-use crate::idle::InFlight;
 use crate::per_thread::{PerThread, lock};
-use crate::server::Connection;
-use crate::service::protocol;
 
 /// How access log lines look.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,7 +57,8 @@ impl AccessLog {
         let _ = lock(&self.out).flush();
     }
 
-    fn write(&self, entry: &Entry<'_>) {
+    /// Adds `entry`'s line to this thread's buffer, writing the buffer out when it is full.
+    pub(crate) fn write(&self, entry: &Entry<'_>) {
         let mut buffer = self.buffers.mine();
         // A failing log destination must not fail requests.
         let _ = match self.format {
@@ -104,12 +97,13 @@ pub(crate) struct Exchange {
     pub(crate) route: Option<Arc<str>>,
 }
 
-struct Entry<'a> {
-    exchange: &'a Exchange,
-    status: u16,
-    bytes: u64,
-    duration: Duration,
-    time: SystemTime,
+/// One line of the log: a request and how it was answered.
+pub(crate) struct Entry<'a> {
+    pub(crate) exchange: &'a Exchange,
+    pub(crate) status: u16,
+    pub(crate) bytes: u64,
+    pub(crate) duration: Duration,
+    pub(crate) time: SystemTime,
 }
 
 impl Entry<'_> {
@@ -201,74 +195,14 @@ impl ClfTime {
     }
 }
 
-/// A response body that, when hyper is done with it, logs the request and counts it.
-pub(crate) struct LoggedBody {
-    inner: ResponseBody,
-    bytes: u64,
-    status: u16,
-    exchange: Exchange,
-    connection: Arc<Connection>,
-    /// Keeps the connection busy until the response has ended.
-    _in_flight: InFlight,
-}
-
-impl std::fmt::Debug for LoggedBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoggedBody").field("exchange", &self.exchange).finish_non_exhaustive()
-    }
-}
-
-impl LoggedBody {
-    pub(crate) fn new(
-        inner: ResponseBody,
-        status: u16,
-        exchange: Exchange,
-        connection: Arc<Connection>,
-        in_flight: InFlight,
-    ) -> Self {
-        Self { inner, bytes: 0, status, exchange, connection, _in_flight: in_flight }
-    }
-}
-
-impl Body for LoggedBody {
-    type Data = Bytes;
-    type Error = <ResponseBody as Body>::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.bytes += data.len() as u64;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for LoggedBody {
-    fn drop(&mut self) {
-        let duration = self.exchange.started.elapsed();
-        let state = &self.connection.state;
-        let route = self.exchange.route.as_ref().unwrap_or(&state.unrouted);
-        state.metrics.request_done(route, self.status, duration);
-        if let Some(log) = &state.access_log {
-            let entry = Entry {
-                exchange: &self.exchange,
-                status: self.status,
-                bytes: self.bytes,
-                duration,
-                time: SystemTime::now(),
-            };
-            log.write(&entry);
-        }
+/// The protocol as CGI's `SERVER_PROTOCOL` and the access log spell it.
+pub(crate) fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }
 

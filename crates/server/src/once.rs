@@ -10,8 +10,8 @@ use wagi_cgi::ResponseBody;
 
 use crate::metrics::Metrics;
 use crate::routing::{Routes, RoutingTable};
-use crate::server::{ServerOptions, ServerState};
 use crate::service::answer;
+use crate::state::{ServerOptions, ServerState};
 
 /// The answer to one request.
 #[derive(Debug)]

@@ -10,16 +10,15 @@ use http::{HeaderMap, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as HttpBody, Incoming};
 use tracing::Instrument;
-use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ResponseBody, ServerAuthority};
+use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ServerAuthority};
 
-use crate::access::{Exchange, LoggedBody};
+use crate::access::{Exchange, protocol};
 use crate::admission::Slot;
+use crate::logged_body::LoggedBody;
+use crate::reply::{Body, empty, not_ready, plain};
 use crate::routing::Route;
-use crate::server::{Connection, ServerState};
+use crate::state::{Connection, ServerState};
 use crate::status::RequestError;
-
-/// The response body type: from memory, or streamed from a running module.
-pub(crate) type Body = ResponseBody;
 
 /// The built-in health route; it wins over any configured route of the same path.
 const HEALTHZ: &str = "/healthz";
@@ -152,13 +151,6 @@ impl<B> RequestBodyStream for B where
 {
 }
 
-/// 503 with Retry-After, before the first configuration is loaded.
-fn not_ready() -> Response<Body> {
-    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: the configuration is still loading\n");
-    response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-    response
-}
-
 async fn run<B: RequestBodyStream>(
     request: Request<B>,
     route: &Route,
@@ -261,27 +253,6 @@ fn is_well_formed_path(path: &str) -> bool {
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
-}
-
-/// The protocol as CGI's `SERVER_PROTOCOL` and the access log spell it.
-pub(crate) fn protocol(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2.0",
-        Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
-}
-
-pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(ResponseBody::full(body));
-    *response.status_mut() = status;
-    response
-}
-
-fn empty(status: StatusCode) -> Response<Body> {
-    plain(status, Bytes::new())
 }
 
 #[cfg(test)]

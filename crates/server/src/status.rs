@@ -3,7 +3,7 @@
 use http::{HeaderValue, Response, StatusCode, header};
 use wagi_cgi::CgiError;
 
-use crate::service::{Body, plain};
+use crate::reply::{Body, plain};
 
 /// A request that failed before or while its module ran.
 #[derive(Debug, thiserror::Error)]
