@@ -1,6 +1,15 @@
 //! argv for a request: the request path followed by the query string split on `&`, or the
 //! entry's `argv` template.
 
+use crate::request::CgiRequest;
+
+impl CgiRequest {
+    /// The argv a module gets for this request, given the entry's `argv` template.
+    pub fn argv(&self, template: Option<&str>) -> Vec<String> {
+        build_argv(template, &self.raw_path, self.query.as_deref())
+    }
+}
+
 /// Builds argv the way the original WAGI did.
 ///
 /// Without a template: `argv[0]` is the raw request path, followed by the raw query split on

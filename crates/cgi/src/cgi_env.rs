@@ -9,6 +9,16 @@ use percent_encoding::percent_decode_str;
 
 use crate::request::CgiRequest;
 
+impl CgiRequest {
+    /// The environment a module gets for this request, given the configured variables in
+    /// increasing precedence. Handlers merge the configured variables once, at load time; this
+    /// does it per call.
+    pub fn environment(&self, configured: &[(String, String)]) -> Vec<(String, String)> {
+        let (static_env, _shadowed) = StaticEnv::new(configured.iter().cloned());
+        build_env(self, &static_env)
+    }
+}
+
 /// Names of the meta-variables, spelled as RFC 3875 §4.1 and the original WAGI spell them.
 pub(crate) mod names {
     pub(crate) const AUTH_TYPE: &str = "AUTH_TYPE";

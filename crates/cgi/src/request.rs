@@ -34,21 +34,6 @@ pub struct CgiRequest {
     pub route: MatchedRoute,
 }
 
-impl CgiRequest {
-    /// The argv a module gets for this request, given the entry's `argv` template.
-    pub fn argv(&self, template: Option<&str>) -> Vec<String> {
-        crate::argv::build_argv(template, &self.raw_path, self.query.as_deref())
-    }
-
-    /// The environment a module gets for this request, given the configured variables in
-    /// increasing precedence. Handlers merge the configured variables once, at load time; this
-    /// does it per call.
-    pub fn environment(&self, configured: &[(String, String)]) -> Vec<(String, String)> {
-        let (static_env, _shadowed) = crate::cgi_env::StaticEnv::new(configured.iter().cloned());
-        crate::cgi_env::build_env(self, &static_env)
-    }
-}
-
 /// The part of the routing decision CGI exposes to the module.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchedRoute {
