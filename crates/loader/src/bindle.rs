@@ -12,16 +12,8 @@ use wagi_config::{Invoice, Parcel};
 
 use crate::cache::ContentCache;
 use crate::digest::Digest;
-use crate::loader::{LoadError, LoaderOptions};
-
-/// Where a bindle is read from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BindleSource {
-    /// A Bindle server's base URL, including `/v1`.
-    Server(String),
-    /// A directory of standalone bindles.
-    Directory(PathBuf),
-}
+use crate::error::LoadError;
+use crate::options::{BindleSource, LoaderOptions};
 
 impl BindleSource {
     fn standalone_dir(dir: &Path, id: &str) -> PathBuf {

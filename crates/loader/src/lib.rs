@@ -15,18 +15,19 @@
 mod bindle;
 mod cache;
 mod digest;
+mod error;
 mod files;
 mod loader;
 mod oci;
+mod options;
 mod url;
 
-pub use bindle::BindleSource;
 pub use cache::ContentCache;
 pub use digest::Digest;
+pub use error::{LoadError, NotWasm, TextProblem};
 pub use files::{FilesError, stage_files};
-pub use loader::{
-    BindleOptions, LoadError, LoadedModule, Loader, LoaderOptions, NotWasm, RegistryOptions, TextProblem,
-};
+pub use loader::{LoadedModule, Loader};
+pub use options::{BindleOptions, BindleSource, LoaderOptions, RegistryOptions};
 
 /// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),
 /// unless a provider is installed already.

@@ -16,7 +16,8 @@ use wagi_config::OciReference;
 
 use crate::cache::ContentCache;
 use crate::digest::Digest;
-use crate::loader::{LoadError, LoaderOptions, RegistryOptions};
+use crate::error::LoadError;
+use crate::options::{LoaderOptions, RegistryOptions};
 
 /// The layer media type `wasm-to-oci` (and the original WAGI) uses.
 pub(crate) const WASM_LAYER_V1: &str = "application/vnd.wasm.content.layer.v1+wasm";

@@ -4,7 +4,8 @@
 
 use crate::cache::ContentCache;
 use crate::digest::Digest;
-use crate::loader::{LoadError, LoaderOptions};
+use crate::error::LoadError;
+use crate::options::LoaderOptions;
 
 /// The bytes at `url`, which must hash to `digest`: from the cache when it holds them.
 pub(crate) async fn fetch(
