@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
-use crate::module_ref::ModuleRef;
-use crate::modules_toml::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, Volume};
+use crate::model::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, Volume};
+use crate::module_ref::{ModuleRef, Parcel};
 use crate::route::RoutePattern;
 
 /// The media type of a parcel that holds a wasm module.
@@ -30,17 +30,6 @@ pub struct Invoice {
     /// Where the invoice was read from, for messages.
     pub source: String,
     parcels: Vec<ParcelEntry>,
-}
-
-/// One parcel of a bindle: enough to fetch, verify and name it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Parcel {
-    /// The bindle it belongs to, `name/version`.
-    pub bindle: String,
-    /// `label.name`: the module name in messages, or the file's path below the asset directory.
-    pub name: String,
-    /// The lower-case hex sha256 of its content.
-    pub sha256: String,
 }
 
 #[derive(Clone, Debug)]

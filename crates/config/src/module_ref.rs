@@ -19,7 +19,7 @@ pub enum ModuleRef {
     },
     /// A handler parcel of the bindle served with `-b`, from its invoice (never written in a
     /// modules.toml).
-    Parcel(crate::invoice::Parcel),
+    Parcel(Parcel),
     /// A module fetched over HTTPS and checked against its digest: a Spin component's
     /// `source = { url, digest }` (never written in a modules.toml).
     Url {
@@ -28,6 +28,17 @@ pub enum ModuleRef {
         /// `sha256:` and 64 lower-case hex digits.
         digest: String,
     },
+}
+
+/// One parcel of a bindle: enough to fetch, verify and name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parcel {
+    /// The bindle it belongs to, `name/version`.
+    pub bindle: String,
+    /// `label.name`: the module name in messages, or the file's path below the asset directory.
+    pub name: String,
+    /// The lower-case hex sha256 of its content.
+    pub sha256: String,
 }
 
 /// A module in an OCI registry, parsed from an `oci:` reference.

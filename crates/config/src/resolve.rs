@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::model::Config;
 use crate::module_ref::ModuleRef;
-use crate::modules_toml::Config;
 
 impl Config {
     /// Makes every local module and volume path absolute and checks that it exists.

@@ -16,12 +16,10 @@ use toml::de::{DeTable, DeValue};
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Location, Reporter};
+use crate::fields::{Fields, unknown_field_message};
 use crate::inside::path_inside;
+use crate::model::{DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, check_duplicate_routes};
 use crate::module_ref::ModuleRef;
-use crate::modules_toml::{
-    DEFAULT_ENTRYPOINT, Fields, FileMount, Files, ModuleEntry, ModuleLimits, check_duplicate_routes,
-    unknown_field_message,
-};
 use crate::route::RoutePattern;
 
 /// The top-level key that makes a TOML file a Spin manifest.
@@ -468,15 +466,6 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
             }
         }
         files
-    }
-
-    fn string_array(&mut self, name: &str) -> Vec<String> {
-        let Some(value) = self.value(name) else { return Vec::new() };
-        let Some(array) = value.get_ref().as_array() else {
-            self.wrong_type(name, value, "an array of strings");
-            return Vec::new();
-        };
-        array.iter().filter_map(|element| self.str_of(name, element).map(str::to_owned)).collect()
     }
 
     /// `allowed_outbound_hosts`, in Spin's grammar: `scheme://host[:port]` where any part may be
