@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::digest::Digest;
 use crate::model::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, Volume};
 use crate::module_ref::{ModuleRef, Parcel};
 use crate::route::RoutePattern;
@@ -35,6 +36,8 @@ pub struct Invoice {
 #[derive(Clone, Debug)]
 struct ParcelEntry {
     label: Label,
+    /// `label.sha256`, checked.
+    sha256: Digest,
     conditions: Conditions,
     location: Location,
 }
@@ -92,7 +95,7 @@ impl ParcelEntry {
     }
 
     fn parcel(&self, bindle: &str) -> Parcel {
-        Parcel { bindle: bindle.to_owned(), name: self.label.name.clone(), sha256: self.label.sha256.clone() }
+        Parcel { bindle: bindle.to_owned(), name: self.label.name.clone(), sha256: self.sha256 }
     }
 }
 
@@ -118,15 +121,13 @@ impl Invoice {
             .map(|spanned| {
                 let location = Location::of_offset(text, spanned.span().start);
                 let parcel = spanned.into_inner();
-                ParcelEntry { label: parcel.label, conditions: parcel.conditions, location }
+                let Some(sha256) = Digest::from_hex(&parcel.label.sha256) else {
+                    let message = format!("parcel `{}`: `sha256` must be 64 lower-case hex digits", parcel.label.name);
+                    return Err(error(location, message));
+                };
+                Ok(ParcelEntry { label: parcel.label, sha256, conditions: parcel.conditions, location })
             })
-            .collect::<Vec<_>>();
-        if let Some(bad) = parcels.iter().find(|p| !is_sha256_hex(&p.label.sha256)) {
-            return Err(error(
-                bad.location,
-                format!("parcel `{}`: `sha256` must be 64 lower-case hex digits", bad.label.name),
-            ));
-        }
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             id: format!("{}/{}", invoice.bindle.name, invoice.bindle.version),
             source: source.to_owned(),
@@ -175,7 +176,7 @@ impl Invoice {
                 }]
             };
             for file in files {
-                assets.insert(file.sha256.clone() + &file.name, file);
+                assets.insert(file.sha256.to_hex() + &file.name, file);
             }
             modules.push(ModuleEntry {
                 location: parcel.location,
@@ -219,10 +220,6 @@ impl Invoice {
             .map(|p| p.parcel(&self.id))
             .collect()
     }
-}
-
-fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -326,7 +323,7 @@ memberOf = ["more"]
             ModuleRef::Parcel(Parcel {
                 bindle: "example.com/app/1.0.0".into(),
                 name: "first.wasm".into(),
-                sha256: SHA_A.into()
+                sha256: Digest::from_hex(SHA_A).expect("a digest")
             })
         );
         let second = &config.modules[1];

@@ -21,6 +21,7 @@
 
 mod allowed_hosts;
 mod diagnostic;
+mod digest;
 mod env_vars;
 mod fields;
 mod format;
@@ -36,6 +37,7 @@ mod units;
 
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use digest::Digest;
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
 pub use inside::{PathEscape, path_inside};
 pub use invoice::{Invoice, WASM_MEDIA_TYPE};

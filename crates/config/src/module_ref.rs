@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::digest::Digest;
+
 /// Where a module's bytes come from, as written in the `module` field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModuleRef {
@@ -25,8 +27,8 @@ pub enum ModuleRef {
     Url {
         /// The `https://` URL.
         url: String,
-        /// `sha256:` and 64 lower-case hex digits.
-        digest: String,
+        /// What the content must hash to.
+        digest: Digest,
     },
 }
 
@@ -37,8 +39,8 @@ pub struct Parcel {
     pub bindle: String,
     /// `label.name`: the module name in messages, or the file's path below the asset directory.
     pub name: String,
-    /// The lower-case hex sha256 of its content.
-    pub sha256: String,
+    /// The sha256 of its content.
+    pub sha256: Digest,
 }
 
 /// A module in an OCI registry, parsed from an `oci:` reference.
@@ -52,8 +54,8 @@ pub struct OciReference {
     pub repository: String,
     /// The tag (`latest` when neither a tag nor a digest is written).
     pub tag: Option<String>,
-    /// `sha256:<hex>` of the manifest when the reference is pinned with `@`.
-    pub digest: Option<String>,
+    /// The digest of the manifest when the reference is pinned with `@`.
+    pub digest: Option<Digest>,
 }
 
 /// The registry the `oci:name:tag` shorthand names when the first path segment is not a host.
@@ -138,11 +140,9 @@ impl OciReference {
         }
         let (path, digest) = match path.split_once('@') {
             Some((path, digest)) => {
-                let hex = digest.strip_prefix("sha256:").ok_or(bad("a digest must be `sha256:` and 64 hex digits"))?;
-                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                    return Err(bad("a digest must be `sha256:` and 64 lower-case hex digits"));
-                }
-                (path, Some(digest.to_owned()))
+                let digest =
+                    Digest::parse(digest).ok_or(bad("a digest must be `sha256:` and 64 lower-case hex digits"))?;
+                (path, Some(digest))
             }
             None => (path, None),
         };
@@ -263,7 +263,7 @@ mod tests {
             registry: registry.to_owned(),
             repository: repository.to_owned(),
             tag: tag.map(str::to_owned),
-            digest: digest.map(str::to_owned),
+            digest: digest.and_then(Digest::parse),
         };
         check(text, Ok(ModuleRef::Oci(expected)));
     }
@@ -284,7 +284,7 @@ mod tests {
             ("oci://example.com/Foo:1", "the repository must be lower-case letters, digits, `.`, `_`, `-` and `/`"),
             ("oci://example.com/foo:", "a tag must be up to 128 letters, digits, `.`, `_` or `-`"),
             ("oci://example.com/foo@sha256:12", "a digest must be `sha256:` and 64 lower-case hex digits"),
-            ("oci://example.com/foo@md5:12", "a digest must be `sha256:` and 64 hex digits"),
+            ("oci://example.com/foo@md5:12", "a digest must be `sha256:` and 64 lower-case hex digits"),
             ("oci:///foo", "the registry must be `host[:port]`"),
         ] {
             check(text, Err(ModuleRefError::BadOciReference { reference: text.into(), reason }));

@@ -16,6 +16,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Location, Reporter};
+use crate::digest::Digest;
 use crate::fields::{Fields, unknown_field_message};
 use crate::inside::path_inside;
 use crate::model::{DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, check_duplicate_routes};
@@ -304,13 +305,6 @@ fn parse_trigger(
     })
 }
 
-/// `sha256:` and 64 lower-case hex digits, as Spin writes a digest.
-fn is_sha256(digest: &str) -> bool {
-    digest
-        .strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
 impl<'t, 'i> Fields<'t, 'i, '_, '_> {
     /// `executor = { type = "http" }` (the default) or `{ type = "wagi", argv, entrypoint }`:
     /// the entrypoint and argv template. Which kind a module is, wagi reads from its bytes.
@@ -376,9 +370,6 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
                     }
                 }
                 match (text("url"), text("digest")) {
-                    (Some(url), Some(digest)) if url.starts_with("https://") && is_sha256(digest) => {
-                        Some((ModuleRef::Url { url: url.to_owned(), digest: digest.to_owned() }, location))
-                    }
                     (Some(url), Some(_)) if !url.starts_with("https://") => {
                         self.error(
                             value.span().start,
@@ -386,13 +377,16 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
                         );
                         None
                     }
-                    (Some(_), Some(digest)) => {
-                        self.error(
-                            value.span().start,
-                            format!("`source.digest` `{digest}` is not `sha256:` and 64 lower-case hex digits"),
-                        );
-                        None
-                    }
+                    (Some(url), Some(written)) => match Digest::parse(written) {
+                        Some(digest) => Some((ModuleRef::Url { url: url.to_owned(), digest }, location)),
+                        None => {
+                            self.error(
+                                value.span().start,
+                                format!("`source.digest` `{written}` is not `sha256:` and 64 lower-case hex digits"),
+                            );
+                            None
+                        }
+                    },
                     _ => {
                         self.error(value.span().start, "`source` needs `url` and `digest` strings");
                         None

@@ -11,9 +11,9 @@ use std::path::{Component, Path, PathBuf};
 use wagi_config::{Invoice, Parcel};
 
 use crate::cache::ContentCache;
-use crate::digest::Digest;
 use crate::error::LoadError;
 use crate::options::{BindleSource, LoaderOptions};
+use wagi_config::Digest;
 
 impl BindleSource {
     fn standalone_dir(dir: &Path, id: &str) -> PathBuf {
@@ -88,21 +88,18 @@ pub(crate) async fn parcel(
     cache: &ContentCache,
     options: &LoaderOptions,
 ) -> Result<Vec<u8>, LoadError> {
-    let expected = Digest::parse(&parcel.sha256).ok_or_else(|| LoadError::Bindle {
-        id: parcel.bindle.clone(),
-        message: format!("parcel `{}` has an invalid sha256", parcel.name),
-    })?;
+    let expected = parcel.sha256;
     let missing = |at: String| LoadError::MissingParcel {
         id: parcel.bindle.clone(),
         name: parcel.name.clone(),
-        sha256: parcel.sha256.clone(),
+        sha256: parcel.sha256.to_hex(),
         at,
     };
     let bytes = match source {
         BindleSource::Directory(dir) => {
             let path = BindleSource::standalone_dir(dir, &parcel.bindle)
                 .join("parcels")
-                .join(format!("{}.dat", parcel.sha256));
+                .join(format!("{}.dat", parcel.sha256.to_hex()));
             match tokio::fs::read(&path).await {
                 Ok(bytes) => bytes,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -121,7 +118,7 @@ pub(crate) async fn parcel(
                     reference: format!("parcel `{}` of bindle {}", parcel.name, parcel.bindle),
                 });
             }
-            let url = BindleSource::url(base, &format!("{}@{}", parcel.bindle, parcel.sha256));
+            let url = BindleSource::url(base, &format!("{}@{}", parcel.bindle, parcel.sha256.to_hex()));
             let bytes = get(base, &url, options).await?.ok_or_else(|| missing(base.clone()))?;
             if Digest::of(&bytes) == expected {
                 cache.put(&bytes).await.map_err(cache_error)?;
@@ -201,17 +198,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let id = "site/1.0.0";
         let content = b"an asset";
-        let sha256 = Digest::of(content).to_hex();
+        let sha256 = Digest::of(content);
         // The parcel is there, so only the name check stands between it and the disk.
         let parcels = BindleSource::standalone_dir(&dir.path().join("bindles"), id).join("parcels");
         std::fs::create_dir_all(&parcels).expect("create dirs");
-        std::fs::write(parcels.join(format!("{sha256}.dat")), content).expect("write parcel");
+        std::fs::write(parcels.join(format!("{}.dat", sha256.to_hex())), content).expect("write parcel");
         let source = BindleSource::Directory(dir.path().join("bindles"));
         let cache = ContentCache::new(dir.path().join("cache"));
         let assets_dir = dir.path().join("assets").join("site");
         let absolute = dir.path().join("absolute.txt").display().to_string();
         for name in ["../escape.txt", "a/../../escape.txt", "../../escape.txt", absolute.as_str(), ""] {
-            let asset = Parcel { bindle: id.to_owned(), name: name.to_owned(), sha256: sha256.clone() };
+            let asset = Parcel { bindle: id.to_owned(), name: name.to_owned(), sha256 };
             let result = place_assets(&source, &[asset], &assets_dir, &cache, &LoaderOptions::default()).await;
             assert!(matches!(result, Err(LoadError::Bindle { .. })), "{name:?}: {result:?}");
         }

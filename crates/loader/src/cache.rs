@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::digest::Digest;
+use wagi_config::Digest;
 
 /// A directory of blobs named by their digest (`<dir>/sha256/<hex>`), and of names recorded as
 /// pointing at a digest (`<dir>/names/<sha256 of the name>`, e.g. the manifest a tag resolved to).

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wagi_config::{FileMount, Files, Location, PathEscape, path_inside};
 
-use crate::digest::Digest;
+use wagi_config::Digest;
 
 /// Why a component's files could not be staged.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,6 @@
 
 mod bindle;
 mod cache;
-mod digest;
 mod error;
 mod files;
 mod loader;
@@ -23,11 +22,12 @@ mod options;
 mod url;
 
 pub use cache::ContentCache;
-pub use digest::Digest;
 pub use error::{LoadError, NotWasm, TextProblem};
 pub use files::{FilesError, stage_files};
 pub use loader::{LoadedModule, Loader};
 pub use options::{BindleOptions, BindleSource, LoaderOptions, RegistryOptions};
+/// The digest every loaded module carries, defined with the configuration that names digests.
+pub use wagi_config::Digest;
 
 /// Makes `ring` the process's TLS crypto provider (the registry clients are built without one),
 /// unless a provider is installed already.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use wagi_config::{Invoice, ModuleRef, Parcel, WASM_MEDIA_TYPE};
 
 use crate::cache::ContentCache;
-use crate::digest::Digest;
 use crate::error::{LoadError, NotWasm, TextProblem};
 use crate::options::{BindleSource, LoaderOptions};
+use wagi_config::Digest;
 
 /// The bytes of one module, ready to compile.
 #[derive(Clone, Debug)]
@@ -69,7 +69,7 @@ impl Loader {
                 Ok(binary_module(crate::bindle::parcel(source, parcel, &self.cache, &self.options).await?))
             }
             ModuleRef::Url { url, digest } => {
-                Ok(binary_module(crate::url::fetch(url, digest, &self.cache, &self.options).await?))
+                Ok(binary_module(crate::url::fetch(url, *digest, &self.cache, &self.options).await?))
             }
         }
     }

@@ -15,9 +15,9 @@ use oci_client::{Client, Reference};
 use wagi_config::OciReference;
 
 use crate::cache::ContentCache;
-use crate::digest::Digest;
 use crate::error::LoadError;
 use crate::options::{LoaderOptions, RegistryOptions};
+use wagi_config::Digest;
 
 /// The layer media type `wasm-to-oci` (and the original WAGI) uses.
 pub(crate) const WASM_LAYER_V1: &str = "application/vnd.wasm.content.layer.v1+wasm";
@@ -37,7 +37,7 @@ pub(crate) async fn fetch(
 ) -> Result<Vec<u8>, LoadError> {
     let registry = Registry::new(reference, options)?;
     let manifest_digest = match &reference.digest {
-        Some(pinned) => parse_digest(reference, pinned)?,
+        Some(pinned) => *pinned,
         None if options.offline => cached_tag(reference, cache).await?,
         None => registry.resolve_tag(reference, cache).await?,
     };
@@ -163,7 +163,7 @@ fn wasm_layer(reference: &OciReference, manifest: &[u8]) -> Result<OciDescriptor
 }
 
 fn parse_digest(reference: &OciReference, text: &str) -> Result<Digest, LoadError> {
-    Digest::parse(text).filter(|_| text.starts_with("sha256:")).ok_or_else(|| LoadError::Registry {
+    Digest::parse(text).ok_or_else(|| LoadError::Registry {
         reference: reference.text.clone(),
         message: format!("unsupported digest `{text}` (only sha256 is supported)"),
     })

@@ -3,19 +3,18 @@
 //! start (and `--offline`) fetches nothing.
 
 use crate::cache::ContentCache;
-use crate::digest::Digest;
 use crate::error::LoadError;
 use crate::options::LoaderOptions;
+use wagi_config::Digest;
 
 /// The bytes at `url`, which must hash to `digest`: from the cache when it holds them.
 pub(crate) async fn fetch(
     url: &str,
-    digest: &str,
+    expected: Digest,
     cache: &ContentCache,
     options: &LoaderOptions,
 ) -> Result<Vec<u8>, LoadError> {
     let failed = |message: String| LoadError::Url { url: url.to_owned(), message };
-    let expected = Digest::parse(digest).ok_or_else(|| failed(format!("`{digest}` is not a sha256 digest")))?;
     let cache_error = |source| LoadError::Cache { dir: cache.dir().to_owned(), source };
     if let Some(bytes) = cache.get(&expected).await.map_err(cache_error)? {
         return Ok(bytes);
