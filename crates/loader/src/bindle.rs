@@ -12,7 +12,7 @@ use wagi_config::{Invoice, Parcel};
 
 use crate::cache::ContentCache;
 use crate::error::LoadError;
-use crate::options::{BindleSource, LoaderOptions};
+use crate::options::{BindleOptions, BindleSource, Reach};
 use wagi_config::Digest;
 
 impl BindleSource {
@@ -30,7 +30,8 @@ pub(crate) async fn invoice(
     source: &BindleSource,
     id: &str,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
+    options: &BindleOptions,
 ) -> Result<Invoice, LoadError> {
     let (text, name) = match source {
         BindleSource::Directory(dir) => {
@@ -45,7 +46,7 @@ pub(crate) async fn invoice(
         }
         BindleSource::Server(base) => {
             let url = BindleSource::url(base, id);
-            (server_invoice(base, &url, id, cache, options).await?, url)
+            (server_invoice(base, &url, id, cache, reach, options).await?, url)
         }
     };
     let text = String::from_utf8(text).map_err(|_| LoadError::Bindle {
@@ -61,7 +62,8 @@ async fn server_invoice(
     url: &str,
     id: &str,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
+    options: &BindleOptions,
 ) -> Result<Vec<u8>, LoadError> {
     let key = format!("bindle/{url}");
     let cache_error = |source| LoadError::Cache { dir: cache.dir().to_owned(), source };
@@ -70,10 +72,10 @@ async fn server_invoice(
     {
         return Ok(bytes);
     }
-    if options.offline {
+    if reach.offline {
         return Err(LoadError::NotCached { reference: format!("bindle {id}") });
     }
-    let bytes = get(base, url, options)
+    let bytes = get(base, url, reach, options)
         .await?
         .ok_or_else(|| LoadError::BindleNotFound { id: id.to_owned(), at: base.to_owned() })?;
     let digest = cache.put(&bytes).await.map_err(cache_error)?;
@@ -86,7 +88,8 @@ pub(crate) async fn parcel(
     source: &BindleSource,
     parcel: &Parcel,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
+    options: &BindleOptions,
 ) -> Result<Vec<u8>, LoadError> {
     let expected = parcel.sha256;
     let missing = |at: String| LoadError::MissingParcel {
@@ -113,13 +116,13 @@ pub(crate) async fn parcel(
             if let Some(bytes) = cache.get(&expected).await.map_err(cache_error)? {
                 return Ok(bytes);
             }
-            if options.offline {
+            if reach.offline {
                 return Err(LoadError::NotCached {
                     reference: format!("parcel `{}` of bindle {}", parcel.name, parcel.bindle),
                 });
             }
             let url = BindleSource::url(base, &format!("{}@{}", parcel.bindle, parcel.sha256.to_hex()));
-            let bytes = get(base, &url, options).await?.ok_or_else(|| missing(base.clone()))?;
+            let bytes = get(base, &url, reach, options).await?.ok_or_else(|| missing(base.clone()))?;
             if Digest::of(&bytes) == expected {
                 cache.put(&bytes).await.map_err(cache_error)?;
             }
@@ -144,7 +147,8 @@ pub(crate) async fn place_assets(
     assets: &[Parcel],
     dir: &Path,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
+    options: &BindleOptions,
 ) -> Result<(), LoadError> {
     for asset in assets {
         let relative = Path::new(&asset.name);
@@ -154,7 +158,7 @@ pub(crate) async fn place_assets(
                 message: format!("asset name `{}` must be a relative path without `..`", asset.name),
             });
         }
-        let bytes = parcel(source, asset, cache, options).await?;
+        let bytes = parcel(source, asset, cache, reach, options).await?;
         let path = dir.join(relative);
         crate::cache::write_atomically(&path, &bytes)
             .await
@@ -164,18 +168,18 @@ pub(crate) async fn place_assets(
 }
 
 /// GETs `url`; `None` when the server answers 404.
-async fn get(base: &str, url: &str, options: &LoaderOptions) -> Result<Option<Vec<u8>>, LoadError> {
+async fn get(base: &str, url: &str, reach: Reach, options: &BindleOptions) -> Result<Option<Vec<u8>>, LoadError> {
     crate::install_crypto_provider();
     let unreachable =
         |source: reqwest::Error| LoadError::Unreachable { server: base.to_owned(), source: Box::new(source) };
     let client = reqwest::Client::builder()
-        .connect_timeout(options.timeout)
-        .timeout(options.timeout)
-        .danger_accept_invalid_certs(options.bindle.accept_invalid_certs)
+        .connect_timeout(reach.timeout)
+        .timeout(reach.timeout)
+        .danger_accept_invalid_certs(options.accept_invalid_certs)
         .build()
         .map_err(unreachable)?;
     let mut request = client.get(url).header(reqwest::header::ACCEPT, "application/toml");
-    if let Some((user, password)) = &options.bindle.credentials {
+    if let Some((user, password)) = &options.credentials {
         request = request.basic_auth(user, Some(password));
     }
     let response = request.send().await.map_err(unreachable)?;
@@ -193,6 +197,8 @@ async fn get(base: &str, url: &str, options: &LoaderOptions) -> Result<Option<Ve
 mod tests {
     use super::*;
 
+    const REACH: Reach = Reach { offline: false, timeout: std::time::Duration::from_secs(30) };
+
     #[tokio::test]
     async fn asset_names_that_would_leave_the_asset_directory_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -209,14 +215,14 @@ mod tests {
         let absolute = dir.path().join("absolute.txt").display().to_string();
         for name in ["../escape.txt", "a/../../escape.txt", "../../escape.txt", absolute.as_str(), ""] {
             let asset = Parcel { bindle: id.to_owned(), name: name.to_owned(), sha256 };
-            let result = place_assets(&source, &[asset], &assets_dir, &cache, &LoaderOptions::default()).await;
+            let result = place_assets(&source, &[asset], &assets_dir, &cache, REACH, &BindleOptions::default()).await;
             assert!(matches!(result, Err(LoadError::Bindle { .. })), "{name:?}: {result:?}");
         }
         for written in ["assets/escape.txt", "escape.txt", "absolute.txt"] {
             assert!(!dir.path().join(written).exists(), "{written} was written");
         }
         let asset = Parcel { bindle: id.to_owned(), name: "static/a.txt".to_owned(), sha256 };
-        place_assets(&source, &[asset], &assets_dir, &cache, &LoaderOptions::default()).await.expect("placed");
+        place_assets(&source, &[asset], &assets_dir, &cache, REACH, &BindleOptions::default()).await.expect("placed");
         assert_eq!(std::fs::read(assets_dir.join("static/a.txt")).expect("read"), content);
     }
 }

@@ -45,7 +45,8 @@ impl Loader {
         match reference {
             ModuleRef::File(path) => load_file(path).await,
             ModuleRef::Oci(reference) => {
-                let bytes = crate::oci::fetch(reference, &self.cache, &self.options).await?;
+                let bytes =
+                    crate::oci::fetch(reference, &self.cache, self.options.reach(), &self.options.registry).await?;
                 Ok(binary_module(bytes))
             }
             ModuleRef::Bindle { id, server } => {
@@ -59,31 +60,37 @@ impl Loader {
                     id: id.clone(),
                     message: format!("the invoice has no global parcel of media type `{WASM_MEDIA_TYPE}`"),
                 })?;
-                Ok(binary_module(crate::bindle::parcel(&source, &parcel, &self.cache, &self.options).await?))
+                Ok(binary_module(
+                    crate::bindle::parcel(&source, &parcel, &self.cache, self.options.reach(), &self.options.bindle)
+                        .await?,
+                ))
             }
             ModuleRef::Parcel(parcel) => {
                 let source = self.options.bindle.source.as_ref().ok_or_else(|| LoadError::Bindle {
                     id: parcel.bindle.clone(),
                     message: "no bindle source was given".to_owned(),
                 })?;
-                Ok(binary_module(crate::bindle::parcel(source, parcel, &self.cache, &self.options).await?))
+                Ok(binary_module(
+                    crate::bindle::parcel(source, parcel, &self.cache, self.options.reach(), &self.options.bindle)
+                        .await?,
+                ))
             }
             ModuleRef::Url { url, digest } => {
-                Ok(binary_module(crate::url::fetch(url, *digest, &self.cache, &self.options).await?))
+                Ok(binary_module(crate::url::fetch(url, *digest, &self.cache, self.options.reach()).await?))
             }
         }
     }
 
     /// Reads the invoice of bindle `id` from `source`.
     pub async fn invoice(&self, source: &BindleSource, id: &str) -> Result<Invoice, LoadError> {
-        crate::bindle::invoice(source, id, &self.cache, &self.options).await
+        crate::bindle::invoice(source, id, &self.cache, self.options.reach(), &self.options.bindle).await
     }
 
     /// Fetches the asset parcels of the bindle served with `-b` into `dir`, each file at its
     /// label name.
     pub async fn place_assets(&self, assets: &[Parcel], dir: &Path) -> Result<(), LoadError> {
         let Some(source) = &self.options.bindle.source else { return Ok(()) };
-        crate::bindle::place_assets(source, assets, dir, &self.cache, &self.options).await
+        crate::bindle::place_assets(source, assets, dir, &self.cache, self.options.reach(), &self.options.bindle).await
     }
 }
 

@@ -16,7 +16,7 @@ use wagi_config::OciReference;
 
 use crate::cache::ContentCache;
 use crate::error::LoadError;
-use crate::options::{LoaderOptions, RegistryOptions};
+use crate::options::{Reach, RegistryOptions};
 use wagi_config::Digest;
 
 /// The layer media type `wasm-to-oci` (and the original WAGI) uses.
@@ -33,24 +33,25 @@ const MANIFEST_TYPES: [&str; 2] =
 pub(crate) async fn fetch(
     reference: &OciReference,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
+    options: &RegistryOptions,
 ) -> Result<Vec<u8>, LoadError> {
-    let registry = Registry::new(reference, options)?;
+    let registry = Registry::new(reference, reach, options)?;
     let manifest_digest = match &reference.digest {
         Some(pinned) => *pinned,
-        None if options.offline => cached_tag(reference, cache).await?,
+        None if reach.offline => cached_tag(reference, cache).await?,
         None => registry.resolve_tag(reference, cache).await?,
     };
     let manifest = match cache_get(cache, &manifest_digest).await? {
         Some(bytes) => bytes,
-        None if options.offline => return Err(LoadError::NotCached { reference: reference.text.clone() }),
+        None if reach.offline => return Err(LoadError::NotCached { reference: reference.text.clone() }),
         None => registry.fetch_manifest(reference, &manifest_digest, cache).await?,
     };
     let layer = wasm_layer(reference, &manifest)?;
     let layer_digest = parse_digest(reference, &layer.digest)?;
     match cache_get(cache, &layer_digest).await? {
         Some(bytes) => Ok(bytes),
-        None if options.offline => Err(LoadError::NotCached { reference: reference.text.clone() }),
+        None if reach.offline => Err(LoadError::NotCached { reference: reference.text.clone() }),
         None => registry.fetch_layer(reference, &layer, &layer_digest, cache).await,
     }
 }
@@ -64,19 +65,19 @@ struct Registry {
 }
 
 impl Registry {
-    fn new(reference: &OciReference, options: &LoaderOptions) -> Result<Self, LoadError> {
+    fn new(reference: &OciReference, reach: Reach, options: &RegistryOptions) -> Result<Self, LoadError> {
         crate::install_crypto_provider();
-        let plain_http = options.registry.insecure.iter().any(|host| host == &reference.registry)
-            || is_loopback(&reference.registry);
+        let plain_http =
+            options.insecure.iter().any(|host| host == &reference.registry) || is_loopback(&reference.registry);
         let protocol = if plain_http { ClientProtocol::Http } else { ClientProtocol::Https };
         let config = ClientConfig {
             protocol,
-            connect_timeout: Some(options.timeout),
-            read_timeout: Some(options.timeout),
+            connect_timeout: Some(reach.timeout),
+            read_timeout: Some(reach.timeout),
             ..ClientConfig::default()
         };
         let client = Client::try_from(config).map_err(|error| registry_error(reference, error))?;
-        Ok(Self { client, auth: credentials(&reference.registry, &options.registry), name: reference.registry.clone() })
+        Ok(Self { client, auth: credentials(&reference.registry, options), name: reference.registry.clone() })
     }
 
     fn at_digest(&self, reference: &OciReference, digest: &Digest) -> Reference {

@@ -27,6 +27,23 @@ impl Default for LoaderOptions {
     }
 }
 
+impl LoaderOptions {
+    /// What every remote source takes of these options.
+    pub(crate) fn reach(&self) -> Reach {
+        Reach { offline: self.offline, timeout: self.timeout }
+    }
+}
+
+/// What every remote source needs, whatever it fetches from: whether it may fetch at all, and
+/// how long a server may take. Each source also takes its own options, and only those.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reach {
+    /// Serve only what the cache holds.
+    pub(crate) offline: bool,
+    /// How long connecting to a server, and each read from it, may take.
+    pub(crate) timeout: Duration,
+}
+
 /// How OCI registries are reached.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryOptions {

@@ -4,7 +4,7 @@
 
 use crate::cache::ContentCache;
 use crate::error::LoadError;
-use crate::options::LoaderOptions;
+use crate::options::Reach;
 use wagi_config::Digest;
 
 /// The bytes at `url`, which must hash to `digest`: from the cache when it holds them.
@@ -12,22 +12,22 @@ pub(crate) async fn fetch(
     url: &str,
     expected: Digest,
     cache: &ContentCache,
-    options: &LoaderOptions,
+    reach: Reach,
 ) -> Result<Vec<u8>, LoadError> {
     let failed = |message: String| LoadError::Url { url: url.to_owned(), message };
     let cache_error = |source| LoadError::Cache { dir: cache.dir().to_owned(), source };
     if let Some(bytes) = cache.get(&expected).await.map_err(cache_error)? {
         return Ok(bytes);
     }
-    if options.offline {
+    if reach.offline {
         return Err(LoadError::NotCached { reference: url.to_owned() });
     }
     crate::install_crypto_provider();
     let unreachable =
         |source: reqwest::Error| LoadError::Unreachable { server: format!("`{url}`"), source: Box::new(source) };
     let client = reqwest::Client::builder()
-        .connect_timeout(options.timeout)
-        .timeout(options.timeout)
+        .connect_timeout(reach.timeout)
+        .timeout(reach.timeout)
         .https_only(true)
         .build()
         .map_err(unreachable)?;
