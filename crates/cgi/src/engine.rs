@@ -12,6 +12,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, Modu
 
 use crate::error::Error;
 use crate::handler::State;
+use crate::memory_budget::MemoryBudget;
 
 /// How the engine is set up for serving.
 #[derive(Clone, Debug)]
@@ -20,6 +21,9 @@ pub struct EngineOptions {
     pub max_instances: u32,
     /// The largest linear memory any handler may use, in bytes; sizes each pool slot.
     pub max_memory: u64,
+    /// The linear memory all instances may have together, in bytes (`u64::MAX` for no bound).
+    /// Growing past it fails as `memory.grow` returning -1; instantiating past it fails.
+    pub max_total_memory: u64,
     /// Bytes of each memory slot kept resident between instances instead of being returned to
     /// the kernel. Resetting with `memset` instead of `madvise` avoids TLB shootdowns, which
     /// otherwise make two threads slower than one.
@@ -35,6 +39,7 @@ impl Default for EngineOptions {
         Self {
             max_instances: 256,
             max_memory: 256 << 20,
+            max_total_memory: u64::MAX,
             memory_keep_resident: 2 << 20,
             epoch_tick: Duration::from_millis(2),
             outbound: OutboundLimits::default(),
@@ -84,6 +89,8 @@ pub struct Runtime {
     pub(crate) component_linker: wasmtime::component::Linker<State>,
     pub(crate) outbound: OutboundClient,
     pub(crate) observer: Option<Arc<dyn Observer>>,
+    /// Shared by every handler prepared here, across reloads.
+    pub(crate) memory_budget: Arc<MemoryBudget>,
     pooling: bool,
     max_memory: u64,
     pub(crate) max_instances: u32,
@@ -130,6 +137,7 @@ impl Runtime {
             component_linker,
             outbound,
             observer: None,
+            memory_budget: MemoryBudget::new(options.max_total_memory),
             pooling,
             max_memory: options.max_memory,
             max_instances: options.max_instances,

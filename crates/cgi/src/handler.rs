@@ -9,7 +9,7 @@ use wagi_config::DEFAULT_ENTRYPOINT;
 use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundPolicy, OutboundSession};
 use wasmtime::component::ComponentExportIndex;
 use wasmtime::{
-    Engine, Extern, ExternType, InstancePre, Memory, Module, ModuleExport, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Engine, Extern, ExternType, InstancePre, Memory, Module, ModuleExport, Store, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -25,6 +25,7 @@ use crate::component;
 use crate::engine::{Compiled, CompiledModule, Observer, Runtime};
 use crate::environ::{Inputs, StringList};
 use crate::error::{CgiError, Error};
+use crate::memory_budget::{Limiter, MemoryBudget};
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
 use crate::respond::{ResponseOptions, respond};
@@ -34,7 +35,7 @@ use crate::stdout::StdoutPipe;
 use crate::wasi_http::{self, HttpCall};
 
 /// The per-instance state: the WASI context, argv and environment, outbound HTTP responses and
-/// the resource limits.
+/// the resource limits, with the instance's share of the memory budget.
 pub(crate) struct State {
     pub(crate) wasi: WasiP1Ctx,
     /// `wasi:http`'s own context, for components.
@@ -48,7 +49,7 @@ pub(crate) struct State {
     /// The instance's exported `memory`, found by index once it is instantiated, so the host
     /// calls need not look it up by name.
     pub(crate) memory: Option<Memory>,
-    limits: StoreLimits,
+    limits: Limiter,
 }
 
 impl State {
@@ -58,9 +59,11 @@ impl State {
         outbound: OutboundSession,
         stdout: Option<StdoutPipe>,
         limits: &Limits,
+        budget: &Arc<MemoryBudget>,
     ) -> Self {
         let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
+        let limits = Limiter::new(limits, budget);
         Self { wasi, http: WasiHttpCtx::new(), http_call: None, inputs, outbound, stdout, memory: None, limits }
     }
 }
@@ -130,6 +133,7 @@ pub struct Handler {
     static_env: StaticEnv,
     outbound: Arc<OutboundGrant>,
     observer: Option<Arc<dyn Observer>>,
+    memory_budget: Arc<MemoryBudget>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -203,7 +207,9 @@ impl Runtime {
         }
         let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
         let pool_slots = module.pool_slots;
-        Ok(Handler { entry, pool_slots, spec, static_env, outbound, observer: self.observer.clone() })
+        let observer = self.observer.clone();
+        let memory_budget = Arc::clone(&self.memory_budget);
+        Ok(Handler { entry, pool_slots, spec, static_env, outbound, observer, memory_budget })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -226,7 +232,7 @@ impl Runtime {
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
-        let state = State::new(wasi, Inputs::default(), outbound, None, limits);
+        let state = State::new(wasi, Inputs::default(), outbound, None, limits, &self.memory_budget);
         let outcome =
             match run(&Entry::Module { pre, export, memory: memory_export(module) }, state, limits, None).await {
                 Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
@@ -287,7 +293,7 @@ impl Handler {
         // Core modules read argv and the environment through `environ.rs`; components through
         // WASI 0.2, from the context.
         let inputs = if self.is_component() { Inputs::default() } else { self.inputs(request) };
-        let state = State::new(wasi, inputs, outbound, Some(stdout), &self.spec.limits);
+        let state = State::new(wasi, inputs, outbound, Some(stdout), &self.spec.limits, &self.memory_budget);
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
             let spec = &handler.spec;
@@ -319,7 +325,8 @@ impl Handler {
         builder.envs(&self.spec.environment);
         self.add_volumes(&mut builder)?;
         let outbound = OutboundSession::new(Arc::clone(&self.outbound), cdn_loop);
-        let mut state = State::new(builder.build_p1(), Inputs::default(), outbound, None, &self.spec.limits);
+        let mut state =
+            State::new(builder.build_p1(), Inputs::default(), outbound, None, &self.spec.limits, &self.memory_budget);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let mut http = state.http();
         let setup = |e: wasmtime::Error| CgiError::Instantiate(format!("{e:#}"));
@@ -459,14 +466,19 @@ async fn run(entry: &Entry, state: State, limits: &Limits, observer: Option<&dyn
             }
         }
     };
-    let mut call = std::pin::pin!(call);
-    // Most modules end within their first poll; only one still running needs a timer for its
-    // deadline (a timer costs a runtime lookup, and a lock to set and to cancel it).
-    if let Poll::Ready(outcome) = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
-        return outcome;
-    }
-    let deadline = tokio::time::Instant::from_std(started) + limits.timeout;
-    tokio::time::timeout_at(deadline, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
+    let outcome = {
+        let mut call = std::pin::pin!(call);
+        // Most modules end within their first poll; only one still running needs a timer for
+        // its deadline (a timer costs a runtime lookup, and a lock to set and to cancel it).
+        match std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                let deadline = tokio::time::Instant::from_std(started) + limits.timeout;
+                tokio::time::timeout_at(deadline, call).await.map_err(|_| CgiError::Timeout(limits.timeout))?
+            }
+        }
+    };
+    outcome.map_err(|error| store.data().limits.explain(error))
 }
 
 /// Turns a failed call into our error; `proc_exit(0)` is success.

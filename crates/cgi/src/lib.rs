@@ -24,6 +24,7 @@ mod environ;
 mod error;
 mod fd_write;
 mod handler;
+mod memory_budget;
 mod output;
 mod request;
 mod respond;
