@@ -267,6 +267,12 @@ pub(crate) struct LimitArgs {
     #[arg(long = "max-memory", value_name = "SIZE", default_value = "256MiB", value_parser = parse_byte_size)]
     pub(crate) max_memory: u64,
 
+    /// Linear memory all instances may use together: past it `memory.grow` returns -1 and an
+    /// instance whose initial memory does not fit cannot start (500). [default: 75% of the
+    /// cgroup's memory limit, or of the machine's memory]
+    #[arg(long = "max-total-memory", value_name = "SIZE", value_parser = parse_byte_size)]
+    pub(crate) max_total_memory: Option<u64>,
+
     /// Largest request body accepted; larger gets 413.
     #[arg(long = "max-body", value_name = "SIZE", default_value = "100MiB", value_parser = parse_byte_size)]
     pub(crate) max_body: u64,

@@ -135,6 +135,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(wagi_server::serve_metrics(listener, Arc::clone(&metrics), shutdown.clone().cancelled_owned()));
     }
     announce(&format!("Listening on {} while the modules load", wagi_server::local_url(addr, https)));
+    announce(&startup.total_memory_line());
     let (reload_requests, reload_queue) = mpsc::channel(1);
     tokio::spawn(signals.run(shutdown.clone(), reload_requests.clone()));
 

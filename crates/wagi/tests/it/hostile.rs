@@ -424,3 +424,110 @@ fn no_request_sees_what_an_earlier_one_left_in_memory() {
         });
     }
 }
+
+/// A module with `pages` of initial memory that grows it by 20 MiB (trapping if that is
+/// refused), prints `grown` and then reads stdin to its end, so it holds the memory until the
+/// client has sent its whole body.
+fn memory_holder(pages: u32) -> String {
+    format!(
+        r#"(module {WRITE}
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") {pages})
+  (data (i32.const 1024) "Content-Type: text/plain\n\ngrown\n")
+  (func (export "_start")
+    (if (i32.eq (memory.grow (i32.const 320)) (i32.const -1)) (then unreachable))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 32))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 16) (i32.const 2048))
+    (i32.store (i32.const 20) (i32.const 64))
+    (loop $more
+      (br_if $more (i32.and
+        (i32.eqz (call $fd_read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 24)))
+        (i32.ne (i32.load (i32.const 24)) (i32.const 0)))))))"#
+    )
+}
+
+/// A `POST` with a one-byte body; without `body`, only its head is sent.
+fn post(server: &Server, path: &str, body: bool) -> std::net::TcpStream {
+    let mut stream = server.connect();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    if body {
+        stream.write_all(b"x").expect("send body");
+    }
+    stream
+}
+
+/// Reads from `stream` until what has arrived contains `needle`; returns all of it.
+fn read_until(stream: &mut std::net::TcpStream, needle: &[u8]) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    while !received.windows(needle.len()).any(|w| w == needle) {
+        let read = stream.read(&mut buffer).expect("read the response");
+        assert!(read > 0, "the response ended before {:?}: {}", needle, String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buffer[..read]);
+    }
+    received
+}
+
+fn status_of(response: &[u8]) -> &str {
+    std::str::from_utf8(&response[..12.min(response.len())]).expect("status line")
+}
+
+#[test]
+fn instances_together_stay_within_max_total_memory() {
+    let site = Site::new();
+    site.write("hold.wat", memory_holder(1));
+    site.write("big.wat", memory_holder(64));
+    let per_module = "max_memory = \"128MiB\"\n\n";
+    let modules =
+        [entry("/hold", "hold.wat").trim_end(), per_module, entry("/big", "big.wat").trim_end(), per_module].join("\n");
+    site.write("modules.toml", &modules);
+    let server = Server::start_listening(&site, &["--max-total-memory", "64MiB"]);
+    assert_eq!(
+        server.wait_line("Memory: "),
+        "Memory: instances may use 64 MiB of linear memory together (--max-total-memory)"
+    );
+    server.wait_line("Ready: ");
+
+    // Three instances of 20 MiB and a page each hold 60.2 MiB of the 64 MiB.
+    let mut holders: Vec<_> = (0..3)
+        .map(|_| {
+            let mut stream = post(&server, "/hold", false);
+            let head = read_until(&mut stream, b"grown");
+            assert_eq!(status_of(&head), "HTTP/1.1 200");
+            stream
+        })
+        .collect();
+    // A fourth can start, but its memory.grow returns -1, on which it traps.
+    let mut refused = post(&server, "/hold", true);
+    assert_eq!(status_of(&read_until(&mut refused, b"\r\n\r\n")), "HTTP/1.1 500");
+    // An initial memory of 4 MiB does not fit in the 3.8 MiB left: it cannot start.
+    let mut too_big = post(&server, "/big", true);
+    assert_eq!(status_of(&read_until(&mut too_big, b"\r\n\r\n")), "HTTP/1.1 500");
+
+    for holder in &mut holders {
+        holder.write_all(b"x").expect("send body");
+        let mut rest = Vec::new();
+        holder.read_to_end(&mut rest).expect("read the rest");
+        assert!(rest.ends_with(b"0\r\n\r\n"), "the held response ends: {}", String::from_utf8_lossy(&rest));
+    }
+    // Their memory is free again once their responses have ended.
+    for path in ["/hold", "/big"] {
+        let mut stream = post(&server, path, true);
+        let response = read_until(&mut stream, b"grown");
+        assert_eq!(status_of(&response), "HTTP/1.1 200", "{path}");
+    }
+}
+
+#[test]
+fn startup_prints_the_default_total_memory_bound() {
+    let site = Site::new();
+    site.write("hello.wat", printer(b"Content-Type: text/plain\n\nhello", Then::Return));
+    site.write("modules.toml", entry("/", "hello.wat"));
+    let server = Server::start_listening(&site, &[]);
+    let line = server.wait_line("Memory: ");
+    assert!(line.contains("75% of "), "{line}");
+    assert!(line.contains("set --max-total-memory"), "{line}");
+}
