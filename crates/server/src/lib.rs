@@ -1,10 +1,13 @@
-//! Serves HTTP for wagi: accepts connections (HTTP/1.1 and HTTP/2), routes each request to a
-//! handler, and turns its CGI response or error into an HTTP response.
+//! Serves HTTP for wagi: accepts connections (HTTP/1.1 and HTTP/2, over TLS when given a
+//! certificate), routes each request to its handler, and sends the handler's response, streamed
+//! as the module writes it, or a status for its error.
 //!
 //! [`serve`] runs the accept loop on a bound listener with an immutable [`RoutingTable`] of
-//! [`Route`]s. Each request is routed (the built-in `/healthz` first, then the most specific
-//! route), its body is read up to the route's limit, and the route's `wagi_cgi::Handler` runs.
-//! Errors become statuses in one place (`status.rs`), and the client gets a short body.
+//! [`Route`]s, closing connections that stay idle and making room at the connection cap. Each
+//! request is routed (the built-in `/healthz` first, then the most specific route), admitted by
+//! the instance slots its handler needs, its body is read up to the route's limit, and the
+//! route's `wagi_cgi::Handler` runs. Errors become statuses in one place (`status.rs`), and the
+//! client gets a short body. Every response is logged and counted when its last byte is sent.
 //!
 //! This crate does not know where modules come from and never reads configuration files: the
 //! `wagi` crate builds the table and hands it over.
