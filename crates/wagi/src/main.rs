@@ -4,6 +4,7 @@ mod cli;
 mod lifecycle;
 mod run;
 mod startup;
+mod total_memory;
 
 /// Every request allocates and frees many small objects across the tokio workers; jemalloc's
 /// per-thread caches cut the allocator's share of the CPU, which glibc's malloc made about a
