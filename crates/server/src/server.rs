@@ -108,8 +108,8 @@ pub async fn serve(
                     return;
                 }
             };
-            let serve = async {
-                match acceptor {
+            let serve = async move {
+                let served = match acceptor {
                     None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
                     Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
@@ -118,15 +118,21 @@ pub async fn serve(
                         Ok(Err(error)) => Err(error.into()),
                         Err(_) => Err("TLS handshake timed out".into()),
                     },
+                };
+                if let Err(error) = served {
+                    tracing::debug!(%remote, error = %error, "connection ended with an error");
                 }
             };
-            // Dropping the connection when its watch returns closes it.
-            let served = tokio::select! {
-                served = serve => served,
-                () = idle::watch(&activity, idle_limits) => Err("closed while idle".into()),
-            };
-            if let Err(error) = served {
-                tracing::debug!(%remote, error = %error, "connection ended with an error");
+            // The connection runs in a task of its own on this thread, so that its watch is
+            // polled only when its timer or an eviction wakes it, not at every read and write.
+            // Aborting the task drops the connection, which closes it.
+            let mut serving = tokio::spawn(serve);
+            tokio::select! {
+                _ = &mut serving => {}
+                () = idle::watch(&activity, idle_limits) => {
+                    serving.abort();
+                    tracing::debug!(%remote, "closed a connection idle too long");
+                }
             }
             drop((permit, registration));
         });
