@@ -162,7 +162,6 @@ mod tests {
         );
     }
 
-    // See: issue 22, item 10.
     #[test]
     fn not_wasm_errors_give_a_position_and_never_the_text() {
         check_not_wasm(

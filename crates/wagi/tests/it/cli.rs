@@ -97,7 +97,6 @@ fn an_entrypoint_on_a_component() {
     check("component_entrypoint", &site, &["check", "-c", "modules.toml"]);
 }
 
-// See: issue 22, item 11.
 #[test]
 fn help_never_shows_secrets_from_the_environment() {
     let secrets = [

@@ -155,7 +155,6 @@ fn repeat_module(url: &str, headers: &str, body: &str, count: u32) -> String {
         .replace("{BODY}", &escape(body))
 }
 
-// See: issue 22, item 6.
 #[test]
 fn modules_cannot_set_host_or_the_framing_headers() {
     let peer = Peer::start();
@@ -187,7 +186,6 @@ fn modules_cannot_set_host_or_the_framing_headers() {
     assert_eq!(received, expected);
 }
 
-// See: issue 22, item 5.
 #[test]
 fn a_module_calling_its_own_route_ends_with_508_after_max_hops_instances() {
     const MAX_HOPS: u32 = 10;
@@ -225,7 +223,6 @@ fn a_module_calling_its_own_route_ends_with_508_after_max_hops_instances() {
     assert!(started.elapsed() < Duration::from_secs(5), "the loop took {:?}", started.elapsed());
 }
 
-// See: issue 22, item 3.
 #[test]
 fn open_responses_are_held_to_outbound_max_held_and_freed_on_close() {
     const COUNT: u32 = 60;

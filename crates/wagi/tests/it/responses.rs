@@ -123,7 +123,6 @@ fn large_responses_stream_and_small_ones_are_sent_whole() {
     assert_eq!(server.get("/healthz").status, 200);
 }
 
-// See: issue 22, item 7.
 #[test]
 fn an_informational_status_is_502_over_http1_and_http2() {
     let informational: [(&str, &[u8]); 3] = [

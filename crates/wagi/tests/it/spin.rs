@@ -210,7 +210,6 @@ fn a_reload_of_a_spin_manifest_stages_changed_files_anew() {
     assert_eq!(server.get("/file?path=/static/page.txt").text(), "second, and longer");
 }
 
-// See: wagi issue 22 (a `files` destination with `..` was written outside the module cache).
 #[test]
 fn wagi_check_refuses_a_files_destination_that_climbs_out_and_writes_nothing() {
     let site = Site::new();

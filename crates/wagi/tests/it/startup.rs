@@ -64,7 +64,6 @@ fn pull_warms_the_cache_so_serving_compiles_nothing() {
     assert!(!metrics.contains("outcome=\"miss\""), "{metrics}");
 }
 
-// See: issue 22, item 10.
 #[test]
 fn a_module_file_that_is_not_wasm_is_refused_without_quoting_it() {
     let site = Site::new();
