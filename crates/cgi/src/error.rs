@@ -56,6 +56,10 @@ pub enum CgiError {
     /// The instance could not be created (e.g. no free instance slot).
     #[error("the module could not be instantiated: {0}")]
     Instantiate(String),
+    /// The instance's initial memory does not fit in what `--max-total-memory` leaves while
+    /// other instances run: the server is busy, not the module wrong.
+    #[error("the module could not be instantiated: no room for its memory: {0}")]
+    NoMemoryLeft(String),
     /// A `wasi:http` component returned without setting its response.
     #[error("the component returned without setting a response")]
     NoResponse,

@@ -64,7 +64,7 @@ impl Limiter {
         let limit = self.budget.limit;
         let why = format!("the memory of all instances together is at --max-total-memory ({limit} bytes)");
         match error {
-            CgiError::Instantiate(_) => CgiError::Instantiate(format!("no room for its memory: {why}")),
+            CgiError::Instantiate(_) => CgiError::NoMemoryLeft(why),
             CgiError::Trap(trap) => CgiError::Trap(format!("{trap}, after memory.grow was refused: {why}")),
             other => other,
         }

@@ -47,6 +47,7 @@ impl RequestError {
                 | CgiError::InvalidHeaderValue { .. }
                 | CgiError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
                 CgiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                CgiError::NoMemoryLeft(_) => StatusCode::SERVICE_UNAVAILABLE,
                 CgiError::BadRequest(_) => StatusCode::BAD_REQUEST,
                 CgiError::Exit(_)
                 | CgiError::Trap(_)
@@ -81,7 +82,7 @@ impl RequestError {
     /// The response the client gets: the status, a short body, and `Retry-After` when busy.
     pub(crate) fn to_response(&self) -> Response<Body> {
         let mut response = plain(self.status(), self.client_message());
-        if matches!(self, Self::Busy) {
+        if matches!(self, Self::Busy | Self::Cgi(CgiError::NoMemoryLeft(_))) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

@@ -268,7 +268,7 @@ pub(crate) struct LimitArgs {
     pub(crate) max_memory: u64,
 
     /// Linear memory all instances may use together: past it `memory.grow` returns -1 and an
-    /// instance whose initial memory does not fit cannot start (500). [default: 75% of the
+    /// instance whose initial memory does not fit cannot start (503). [default: 75% of the
     /// cgroup's memory limit, or of the machine's memory]
     #[arg(long = "max-total-memory", value_name = "SIZE", value_parser = parse_byte_size)]
     pub(crate) max_total_memory: Option<u64>,

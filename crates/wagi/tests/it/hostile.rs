@@ -503,9 +503,12 @@ fn instances_together_stay_within_max_total_memory() {
     // A fourth can start, but its memory.grow returns -1, on which it traps.
     let mut refused = post(&server, "/hold", true);
     assert_eq!(status_of(&read_until(&mut refused, b"\r\n\r\n")), "HTTP/1.1 500");
-    // An initial memory of 4 MiB does not fit in the 3.8 MiB left: it cannot start.
+    // An initial memory of 4 MiB does not fit in the 3.8 MiB left: it cannot start, and the
+    // client is told to come back, as when every instance slot is taken.
     let mut too_big = post(&server, "/big", true);
-    assert_eq!(status_of(&read_until(&mut too_big, b"\r\n\r\n")), "HTTP/1.1 500");
+    let head = read_until(&mut too_big, b"\r\n\r\n");
+    assert_eq!(status_of(&head), "HTTP/1.1 503");
+    assert!(String::from_utf8_lossy(&head).to_ascii_lowercase().contains("retry-after: 1"));
 
     for holder in &mut holders {
         holder.write_all(b"x").expect("send body");
