@@ -9,10 +9,9 @@ use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceType};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
-use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::error::Error;
-use crate::handler::State;
+use crate::state::State;
 
 /// The WASI 0.2 packages that `wasmtime_wasi::p2::add_to_linker_async` provides. An import from
 /// any other package is stubbed with a function that traps when called.
@@ -26,12 +25,6 @@ const RUN_INTERFACE: &str = "wasi:cli/run@0.2.";
 /// share the magic number and differ in the layer field that follows the version.
 pub(crate) fn is_component(wasm: &[u8]) -> bool {
     wasm.starts_with(b"\0asm") && wasm.get(6..8) == Some(&[0x01, 0x00])
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        self.wasi.ctx()
-    }
 }
 
 /// The linker every component starts from: all of WASI 0.2 that wasmtime-wasi implements, and

@@ -11,8 +11,8 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
 use crate::error::Error;
-use crate::handler::State;
 use crate::memory_budget::MemoryBudget;
+use crate::state::State;
 
 /// How the engine is set up for serving.
 #[derive(Clone, Debug)]

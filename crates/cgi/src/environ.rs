@@ -8,47 +8,8 @@
 
 use wasmtime::{Caller, Extern, Linker};
 
-use crate::handler::State;
-
-/// NUL-terminated strings in one buffer, in order: the layout of WASI's `*_get` string buffers.
-///
-/// The strings are counted by their terminators when a module asks, so the count and the
-/// pointers written always agree. A NUL inside a pushed string (no request text can carry one,
-/// see `cgi_env`, but a configured value can) ends it early, as it would in any C environment.
-#[derive(Debug, Default)]
-pub(crate) struct StringList {
-    bytes: Vec<u8>,
-}
-
-impl StringList {
-    /// An empty list with room for `bytes` bytes of strings.
-    pub(crate) fn with_capacity(bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(bytes) }
-    }
-
-    /// Appends the concatenation of `parts` as one string.
-    pub(crate) fn push(&mut self, parts: &[&str]) {
-        self.bytes.reserve(parts.iter().map(|part| part.len()).sum::<usize>() + 1);
-        for part in parts {
-            self.bytes.extend_from_slice(part.as_bytes());
-        }
-        self.bytes.push(0);
-    }
-
-    /// The strings, each with its terminator.
-    fn strings(&self) -> impl Iterator<Item = &[u8]> {
-        self.bytes.split_inclusive(|&b| b == 0)
-    }
-}
-
-/// What a module reads through the `args_*` and `environ_*` calls.
-#[derive(Debug, Default)]
-pub(crate) struct Inputs {
-    /// `argv`, the program name first.
-    pub(crate) args: StringList,
-    /// `NAME=value` pairs.
-    pub(crate) environ: StringList,
-}
+use crate::inputs::{Inputs, StringList};
+use crate::state::State;
 
 const WASI: &str = "wasi_snapshot_preview1";
 const ERRNO_SUCCESS: i32 = 0;
@@ -82,8 +43,8 @@ fn write_sizes(caller: &mut Caller<'_, State>, select: Select, count_ptr: i32, s
     let (memory, state) = guest_memory(caller)?;
     let list = select(&state.inputs);
     // Counting terminators byte by byte vectorizes; splitting into strings does not.
-    let strings = list.bytes.iter().filter(|&&b| b == 0).count();
-    let (Ok(count), Ok(size)) = (u32::try_from(strings), u32::try_from(list.bytes.len())) else {
+    let strings = list.as_bytes().iter().filter(|&&b| b == 0).count();
+    let (Ok(count), Ok(size)) = (u32::try_from(strings), u32::try_from(list.as_bytes().len())) else {
         return Ok(ERRNO_OVERFLOW);
     };
     write_u32(memory, count_ptr, count)?;
@@ -96,7 +57,7 @@ fn write_strings(caller: &mut Caller<'_, State>, select: Select, pointers: i32, 
     let (memory, state) = guest_memory(caller)?;
     let list = select(&state.inputs);
     let start = buffer.cast_unsigned();
-    guest_range(memory, start, list.bytes.len())?.copy_from_slice(&list.bytes);
+    guest_range(memory, start, list.as_bytes().len())?.copy_from_slice(list.as_bytes());
     let mut next = start as usize;
     let mut slot = pointers.cast_unsigned();
     for string in list.strings() {
@@ -146,17 +107,6 @@ fn out_of_bounds() -> wasmtime::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_packed_with_terminators() {
-        let mut list = StringList::with_capacity(8);
-        list.push(&["PATH_INFO", "=", "/a"]);
-        list.push(&[""]);
-        list.push(&["X=", "b"]);
-        assert_eq!(list.bytes, b"PATH_INFO=/a\0\0X=b\0");
-        let strings: Vec<&[u8]> = list.strings().collect();
-        assert_eq!(strings, [&b"PATH_INFO=/a\0"[..], b"\0", b"X=b\0"]);
-    }
 
     #[test]
     fn writes_stay_in_bounds_and_aligned() {

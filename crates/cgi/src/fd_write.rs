@@ -18,7 +18,7 @@ use wasmtime_wasi::p1::types::{Errno, Error as WasiError};
 use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
 use wiggle::{GuestMemory, GuestPtr};
 
-use crate::handler::State;
+use crate::state::State;
 use crate::stdout::{CHUNK_BYTES, StdoutPipe};
 
 const WASI: &str = "wasi_snapshot_preview1";

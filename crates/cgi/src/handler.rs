@@ -8,65 +8,30 @@ use std::time::{Duration, Instant};
 use wagi_config::DEFAULT_ENTRYPOINT;
 use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundPolicy, OutboundSession};
 use wasmtime::component::ComponentExportIndex;
-use wasmtime::{
-    Engine, Extern, ExternType, InstancePre, Memory, Module, ModuleExport, Store, StoreLimitsBuilder, Trap,
-};
+use wasmtime::{Engine, Extern, ExternType, InstancePre, Module, ModuleExport, Store, Trap};
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 use crate::argv::for_each_arg;
 use crate::body::ResponseBody;
 use crate::cgi_env::{StaticEnv, for_each_var};
 use crate::component;
 use crate::engine::{Compiled, CompiledModule, Observer, Runtime};
-use crate::environ::{Inputs, StringList};
 use crate::error::{CgiError, Error};
-use crate::memory_budget::{Limiter, MemoryBudget};
+use crate::inputs::{Inputs, StringList};
+use crate::memory_budget::MemoryBudget;
 use crate::output::{OutputCapture, Overflow};
 use crate::request::CgiRequest;
 use crate::respond::{ResponseOptions, respond};
 use crate::routes::{SubRoute, parse_routes_output};
+use crate::state::{HttpCall, State};
 use crate::stdin::RequestBody;
 use crate::stdout::StdoutPipe;
-use crate::wasi_http::{self, HttpCall};
-
-/// The per-instance state: the WASI context, argv and environment, outbound HTTP responses and
-/// the resource limits, with the instance's share of the memory budget.
-pub(crate) struct State {
-    pub(crate) wasi: WasiP1Ctx,
-    /// `wasi:http`'s own context, for components.
-    pub(crate) http: WasiHttpCtx,
-    /// The request and response resources a `wasi:http` component's `handle` is called with.
-    pub(crate) http_call: Option<HttpCall>,
-    pub(crate) inputs: Inputs,
-    pub(crate) outbound: OutboundSession,
-    /// The request's stdout while fd 1 is still it, for `fd_write`'s fast path.
-    pub(crate) stdout: Option<StdoutPipe>,
-    /// The instance's exported `memory`, found by index once it is instantiated, so the host
-    /// calls need not look it up by name.
-    pub(crate) memory: Option<Memory>,
-    limits: Limiter,
-}
-
-impl State {
-    fn new(
-        wasi: WasiP1Ctx,
-        inputs: Inputs,
-        outbound: OutboundSession,
-        stdout: Option<StdoutPipe>,
-        limits: &Limits,
-        budget: &Arc<MemoryBudget>,
-    ) -> Self {
-        let max_memory = usize::try_from(limits.max_memory).unwrap_or(usize::MAX);
-        let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
-        let limits = Limiter::new(limits, budget);
-        Self { wasi, http: WasiHttpCtx::new(), http_call: None, inputs, outbound, stdout, memory: None, limits }
-    }
-}
+use crate::wasi_http;
 
 /// Room for the variables a request adds to the environment, in the common case: the
 /// meta-variables and a few headers.
@@ -232,7 +197,7 @@ impl Runtime {
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
-        let state = State::new(wasi, Inputs::default(), outbound, None, limits, &self.memory_budget);
+        let state = State::new(wasi, Inputs::default(), outbound, None, limits.max_memory, &self.memory_budget);
         let outcome =
             match run(&Entry::Module { pre, export, memory: memory_export(module) }, state, limits, None).await {
                 Ok(()) if stdout.overflowed() => Err(CgiError::OutputTooLarge { limit: stdout.limit() }),
@@ -293,7 +258,7 @@ impl Handler {
         // Core modules read argv and the environment through `environ.rs`; components through
         // WASI 0.2, from the context.
         let inputs = if self.is_component() { Inputs::default() } else { self.inputs(request) };
-        let state = State::new(wasi, inputs, outbound, Some(stdout), &self.spec.limits, &self.memory_budget);
+        let state = State::new(wasi, inputs, outbound, Some(stdout), self.spec.limits.max_memory, &self.memory_budget);
         let handler = Arc::clone(self);
         let guest = Box::pin(async move {
             let spec = &handler.spec;
@@ -325,8 +290,14 @@ impl Handler {
         builder.envs(&self.spec.environment);
         self.add_volumes(&mut builder)?;
         let outbound = OutboundSession::new(Arc::clone(&self.outbound), cdn_loop);
-        let mut state =
-            State::new(builder.build_p1(), Inputs::default(), outbound, None, &self.spec.limits, &self.memory_budget);
+        let mut state = State::new(
+            builder.build_p1(),
+            Inputs::default(),
+            outbound,
+            None,
+            self.spec.limits.max_memory,
+            &self.memory_budget,
+        );
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let mut http = state.http();
         let setup = |e: wasmtime::Error| CgiError::Instantiate(format!("{e:#}"));

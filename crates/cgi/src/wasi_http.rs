@@ -15,18 +15,13 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Resource};
-use wasmtime_wasi::WasiCtxView;
-use wasmtime_wasi::WasiView;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
-use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
-use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{ComponentRun, ResponseBody};
 use crate::error::{CgiError, Error};
-use crate::handler::State;
 use crate::request::CgiRequest;
 use crate::respond::Guest;
 use crate::response::final_status;
@@ -37,13 +32,6 @@ const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
 
 /// The prefix of the headers Spin's HTTP trigger adds; a client cannot send its own.
 const SPIN_PREFIX: &str = "spin-";
-
-impl WasiHttpView for State {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        let WasiCtxView { table, .. } = self.wasi.ctx();
-        WasiHttpCtxView { ctx: &mut self.http, table, hooks: &mut self.outbound }
-    }
-}
 
 /// Whether `component` exports `wasi:http/incoming-handler@0.2.x`, and so answers HTTP; an
 /// export of that name whose `handle` is not a function of a request and a response-outparam is
@@ -174,12 +162,6 @@ impl Body for ChannelBody {
             })
         })
     }
-}
-
-/// The resources a component's `handle` is called with.
-pub(crate) struct HttpCall {
-    pub(crate) request: Resource<HostIncomingRequest>,
-    pub(crate) response: Resource<HostResponseOutparam>,
 }
 
 /// What the component sets as its response.
