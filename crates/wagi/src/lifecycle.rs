@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wagi_server::{Metrics, Routes, Tls};
 
-use crate::startup::{ConfigError, Startup};
+use crate::startup::{ConfigError, ConfigSource, Startup};
 
 /// SIGINT and SIGTERM (stop), SIGHUP (reload); installed before loading so that a signal during
 /// startup is not fatal.
@@ -80,6 +80,7 @@ pub(crate) async fn watch_files(files: Vec<PathBuf>, reload: mpsc::Sender<()>) {
 /// Builds a new routing table on each request and swaps it in; a broken configuration leaves
 /// the serving one in place.
 pub(crate) struct Reloader {
+    pub(crate) source: ConfigSource,
     pub(crate) startup: Startup,
     pub(crate) routes: Arc<Routes>,
     pub(crate) tls: Option<Arc<Tls>>,
@@ -103,7 +104,7 @@ impl Reloader {
 
     /// Swaps in a table built from the configuration as it is now; on error logs every problem.
     async fn reload_config(&self) -> bool {
-        match self.startup.reload().await {
+        match self.startup.reload(&self.source).await {
             Ok(loaded) => {
                 tracing::info!(routes = loaded.table.routes().len(), "configuration reloaded");
                 self.routes.install(loaded.table);

@@ -72,9 +72,10 @@ fn main() -> ExitCode {
     }
 }
 
-async fn check(source: SourceArgs) -> Result<()> {
-    let (startup, config) = Startup::new(source, Arc::new(Metrics::new())).await?;
-    let loaded = startup.load(config).await?;
+async fn check(args: SourceArgs) -> Result<()> {
+    let (source, settings) = args.split();
+    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new())).await?;
+    let loaded = startup.load(config, &source.global_env()?).await?;
     let mut out = std::io::stdout().lock();
     for (route, entrypoint, module) in &loaded.summary {
         writeln!(out, "{route}\t{entrypoint}\t{module}")?;
@@ -82,8 +83,9 @@ async fn check(source: SourceArgs) -> Result<()> {
     Ok(())
 }
 
-async fn pull(source: SourceArgs) -> Result<()> {
-    let (startup, config) = Startup::new(source, Arc::new(Metrics::new())).await?;
+async fn pull(args: SourceArgs) -> Result<()> {
+    let (source, settings) = args.split();
+    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new())).await?;
     let pulled = startup.pull(&config, std::io::stderr().is_terminal()).await?;
     let mut out = std::io::stdout().lock();
     for (module, digest, origin) in &pulled {
@@ -116,7 +118,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         header_read_timeout: args.header_read_timeout,
         keep_alive_timeout: args.keep_alive_timeout,
     };
-    let (startup, config) = Startup::new(args.source, Arc::clone(&metrics)).await?;
+    let (source, settings) = args.source.split();
+    let (startup, config) = Startup::new(&source, settings, Arc::clone(&metrics)).await?;
     let listener = bind(args.listen)?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let metrics_listener = match args.metrics_listen {
@@ -140,14 +143,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (reload_requests, reload_queue) = mpsc::channel(1);
     tokio::spawn(signals.run(shutdown.clone(), reload_requests.clone()));
 
-    let loaded = startup.load(config).await?;
+    let loaded = startup.load(config, &source.global_env()?).await?;
     routes.install(loaded.table);
     announce(&format!("Ready: serving on {}", wagi_server::local_url(addr, https)));
     tracing::info!(pooling = startup.is_pooling(), "serving");
     if args.watch {
-        tokio::spawn(lifecycle::watch_files(startup.watched_files(), reload_requests));
+        tokio::spawn(lifecycle::watch_files(source.watched_files(), reload_requests));
     }
-    let reloader = lifecycle::Reloader { startup, routes, tls, metrics };
+    let reloader = lifecycle::Reloader { source, startup, routes, tls, metrics };
     tokio::spawn(reloader.run(reload_queue));
     server.await.context("the server task failed")??;
     Ok(())

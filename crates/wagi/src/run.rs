@@ -19,8 +19,8 @@ use wagi_config::{
 };
 use wagi_server::{Metrics, ServerOptions};
 
-use crate::cli::{RunArgs, SourceArgs};
-use crate::startup::{Startup, stderr_log, usage};
+use crate::cli::RunArgs;
+use crate::startup::{ModuleSettings, Startup, stderr_log, usage};
 
 /// The route the module answers on: every path.
 const ROUTE: &str = "/...";
@@ -35,14 +35,14 @@ pub(crate) struct ModuleFailed(String);
 pub(crate) async fn run(args: RunArgs) -> Result<()> {
     let request = request(&args)?;
     let log_dir = tempfile::tempdir().context("cannot create a directory for the module's stderr")?;
-    let (config, source) = configuration(args.clone_source(log_dir.path()), &args)?;
+    let config = configuration(&args)?;
     let print_http = args.http;
     let options = ServerOptions {
-        max_running: usize::try_from(source.limits.max_instances).unwrap_or(usize::MAX),
+        max_running: usize::try_from(args.limits.max_instances).unwrap_or(usize::MAX),
         ..ServerOptions::default()
     };
-    let startup = Startup::for_config(source, Arc::new(Metrics::new()), &config)?;
-    let table = startup.load(config).await?.table;
+    let startup = Startup::for_config(args.module_settings(log_dir.path()), Arc::new(Metrics::new()), &config)?;
+    let table = startup.load(config, &args.env).await?.table;
     let answer = wagi_server::answer_once(table, options, request, "127.0.0.1").await;
 
     let (parts, body) = answer.response.into_parts();
@@ -67,22 +67,13 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
 }
 
 impl RunArgs {
-    /// The startup settings: this command's limits and caches, its variables as global ones,
-    /// and `log_dir` for the module's stderr.
-    fn clone_source(&self, log_dir: &Path) -> SourceArgs {
-        SourceArgs {
-            config: None,
-            bindle: None,
-            bindle_url: None,
-            bindle_http_user: None,
-            bindle_http_password: None,
-            bindle_insecure: false,
-            bindle_path: None,
+    /// What loading the module takes: this command's cache, registry flags and limits, and
+    /// `log_dir` for the module's stderr.
+    fn module_settings(&self, log_dir: &Path) -> ModuleSettings {
+        ModuleSettings {
             module_cache: self.module_cache.clone(),
-            env: self.env.clone(),
-            env_file: Vec::new(),
+            loader: self.registry.loader_options(),
             log_dir: Some(log_dir.to_path_buf()),
-            registry: self.registry.clone(),
             limits: self.limits.clone(),
             outbound: self.outbound.clone(),
             response: self.response.clone(),
@@ -92,7 +83,7 @@ impl RunArgs {
 
 /// The one-entry configuration that runs the module at [`ROUTE`], with relative paths taken from
 /// the working directory.
-fn configuration(source: SourceArgs, args: &RunArgs) -> Result<(Config, SourceArgs)> {
+fn configuration(args: &RunArgs) -> Result<Config> {
     let at = Location { line: 1, col: 1 };
     let module = ModuleRef::parse(&args.module).map_err(|e| usage(&format!("`{}`: {e}", args.module)))?;
     let route = RoutePattern::parse(ROUTE).map_err(|e| anyhow!("{e}"))?;
@@ -125,7 +116,7 @@ fn configuration(source: SourceArgs, args: &RunArgs) -> Result<(Config, SourceAr
     for warning in config.resolve_paths(&cwd, &cwd).map_err(crate::startup::ConfigError)? {
         eprintln!("{warning}");
     }
-    Ok((config, source))
+    Ok(config)
 }
 
 /// The request, as a client would send it: `-X`, `-H` and `-d`, like curl's flags.

@@ -17,13 +17,10 @@ use wagi_cgi::{
 use wagi_config::{
     AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity,
 };
-use wagi_loader::{
-    BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
-    RegistryOptions,
-};
+use wagi_loader::{BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions};
 use wagi_server::{Metrics, Route, RoutingTable};
 
-use crate::cli::{LimitArgs, OutboundArgs, RegistryArgs, SourceArgs};
+use crate::cli::{LimitArgs, OutboundArgs, ResponseArgs};
 use crate::total_memory::TotalMemory;
 
 /// A problem in what the user wrote: printed as diagnostics, exit code 2.
@@ -43,10 +40,96 @@ pub(crate) struct Loaded {
     pub(crate) summary: Vec<(String, String, String)>,
 }
 
-/// Turns the configuration the command line names into routing tables: once at startup and
-/// again on every reload, sharing one engine.
+/// Where the configuration and the global variables are read from: at startup and again on
+/// every reload, so these are the files a reload watches.
+pub(crate) struct ConfigSource {
+    /// The modules.toml of `-c`.
+    pub(crate) config: Option<PathBuf>,
+    /// The bindle id of `-b` and where that bindle comes from, served instead of a modules.toml.
+    pub(crate) bindle: Option<(String, BindleSource)>,
+    /// The dotenv files of `--env-file`, later ones overriding earlier ones.
+    pub(crate) env_files: Vec<PathBuf>,
+    /// The variables of `-e`, which override the env files.
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl ConfigSource {
+    /// Reads the modules.toml, or the invoice of the bindle given with `-b` (whose static files
+    /// are placed in the cache now, so that handlers can mount them).
+    async fn read(&self, loader: &Loader, cache_dir: &Path) -> Result<Config> {
+        if let Some((id, bindle_source)) = &self.bindle {
+            let invoice = loader.invoice(bindle_source, id).await.map_err(load_error)?;
+            let assets_dir = cache_dir.join("assets").join(Digest::of(id.as_bytes()).to_hex());
+            let (config, assets) = invoice.to_config(&assets_dir).map_err(ConfigError)?;
+            loader.place_assets(&assets, &assets_dir).await.map_err(load_error)?;
+            return Ok(config);
+        }
+        let path = self.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
+        let text = read_named_file(path, "--config")?;
+        let source = path.display().to_string();
+        let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
+        let config_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let config_dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_owned());
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        warnings.extend(config.resolve_paths(&config_dir, &cwd).map_err(ConfigError)?);
+        for warning in warnings {
+            eprintln!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// The variables every module gets after its own: the env files' as they are now, then `-e`.
+    pub(crate) fn global_env(&self) -> Result<Vec<(String, String)>> {
+        let mut env = Vec::new();
+        for path in &self.env_files {
+            let text = read_named_file(path, "--env-file")?;
+            env.extend(wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?);
+        }
+        env.extend(self.env.iter().cloned());
+        Ok(env)
+    }
+
+    /// The files whose change means the configuration changed: the config and the env files.
+    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
+        self.config.iter().chain(&self.env_files).cloned().collect()
+    }
+}
+
+/// What loading modules and running them takes from the command line, whatever the
+/// configuration is: where modules are cached and fetched from, where their stderr goes, and
+/// their default limits. `wagi run` builds it from its own flags, the other commands from
+/// [`crate::cli::SourceArgs`].
+pub(crate) struct ModuleSettings {
+    /// Where fetched modules and compiled code are cached (default: the user's cache directory).
+    pub(crate) module_cache: Option<PathBuf>,
+    /// How modules are fetched from registries and Bindle servers.
+    pub(crate) loader: LoaderOptions,
+    /// Where each route's module stderr is appended (default: the user's state directory).
+    pub(crate) log_dir: Option<PathBuf>,
+    /// Every module's limits, unless its entry overrides them.
+    pub(crate) limits: LimitArgs,
+    /// Where modules may connect and how much they may do.
+    pub(crate) outbound: OutboundArgs,
+    /// When a response is sent from memory and when it streams.
+    pub(crate) response: ResponseArgs,
+}
+
+impl ModuleSettings {
+    /// Where fetched modules and compiled code are kept: `--module-cache` or the default.
+    fn cache_dir(&self) -> PathBuf {
+        self.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache))
+    }
+
+    /// A loader whose fetches are kept in [`ModuleSettings::cache_dir`].
+    fn new_loader(&self) -> Loader {
+        Loader::new(ContentCache::new(self.cache_dir()), self.loader.clone())
+    }
+}
+
+/// Turns configurations into routing tables: once at startup and again on every reload, sharing
+/// one engine.
 pub(crate) struct Startup {
-    source: SourceArgs,
+    settings: ModuleSettings,
     runtime: Arc<Runtime>,
     loader: Loader,
     artifacts: ArtifactCache,
@@ -56,21 +139,23 @@ pub(crate) struct Startup {
 }
 
 impl Startup {
-    /// Reads the configuration and starts the engine, sized for it. Returns the configuration
-    /// for the first [`Startup::load`].
-    pub(crate) async fn new(source: SourceArgs, metrics: Arc<Metrics>) -> Result<(Self, Config)> {
-        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
-        let loader = Loader::new(ContentCache::new(&cache_dir), loader_options(&source));
-        let config = read_config(&source, &loader, &cache_dir).await?;
-        let startup = Self::for_config(source, metrics, &config)?;
+    /// Reads the configuration `source` names and starts the engine, sized for it. Returns the
+    /// configuration for the first [`Startup::load`].
+    pub(crate) async fn new(
+        source: &ConfigSource,
+        settings: ModuleSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, Config)> {
+        let config = source.read(&settings.new_loader(), &settings.cache_dir()).await?;
+        let startup = Self::for_config(settings, metrics, &config)?;
         Ok((startup, config))
     }
 
     /// Starts the engine, sized for `config`, which the caller built itself (`wagi run`).
-    pub(crate) fn for_config(source: SourceArgs, metrics: Arc<Metrics>, config: &Config) -> Result<Self> {
-        let cache_dir = source.module_cache.clone().unwrap_or_else(|| default_dir(DirKind::Cache));
-        let loader = Loader::new(ContentCache::new(&cache_dir), loader_options(&source));
-        let limits = &source.limits;
+    pub(crate) fn for_config(settings: ModuleSettings, metrics: Arc<Metrics>, config: &Config) -> Result<Self> {
+        let cache_dir = settings.cache_dir();
+        let loader = settings.new_loader();
+        let limits = &settings.limits;
         let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
         let total_memory = TotalMemory::new(limits.max_total_memory);
         let engine_options = wagi_cgi::EngineOptions {
@@ -78,13 +163,13 @@ impl Startup {
             max_memory,
             max_total_memory: total_memory.bytes(),
             memory_keep_resident: usize::try_from(limits.memory_keep_resident).unwrap_or(usize::MAX),
-            outbound: outbound_limits(&source.outbound),
+            outbound: outbound_limits(&settings.outbound),
             ..wagi_cgi::EngineOptions::default()
         };
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
         runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
-        Ok(Self { source, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics, total_memory })
+        Ok(Self { settings, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics, total_memory })
     }
 
     /// Fetches and compiles every module `config` names into the cache; returns each distinct
@@ -115,22 +200,18 @@ impl Startup {
         self.runtime.is_pooling()
     }
 
-    /// The files whose change means the configuration changed: the config and the env files.
-    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
-        self.source.config.iter().chain(&self.source.env_file).cloned().collect()
+    /// Reads the configuration and the global variables `source` names again and builds a new
+    /// table from them.
+    pub(crate) async fn reload(&self, source: &ConfigSource) -> Result<Loaded> {
+        let config = source.read(&self.loader, &self.cache_dir).await?;
+        self.load(config, &source.global_env()?).await
     }
 
-    /// Reads the configuration again and builds a new table from it.
-    pub(crate) async fn reload(&self) -> Result<Loaded> {
-        let config = read_config(&self.source, &self.loader, &self.cache_dir).await?;
-        self.load(config).await
-    }
-
-    /// Loads, compiles and prepares everything `config` names.
-    pub(crate) async fn load(&self, mut config: Config) -> Result<Loaded> {
-        let source = &self.source;
+    /// Loads, compiles and prepares everything `config` names, giving every module `global_env`
+    /// after its own variables.
+    pub(crate) async fn load(&self, mut config: Config, global_env: &[(String, String)]) -> Result<Loaded> {
+        let settings = &self.settings;
         let runtime = &self.runtime;
-        let global_env = global_env(source)?;
         if let Some(entry) =
             config.modules.iter().find(|m| m.limits.max_memory.is_some_and(|max| max > runtime.max_memory()))
         {
@@ -141,13 +222,13 @@ impl Startup {
             )));
         }
         let modules = load_modules(&self.loader, &config, &self.metrics).await?;
-        let limits = &source.limits;
-        let overrides = allowed_hosts_overrides(&source.outbound, &config)?;
+        let limits = &settings.limits;
+        let overrides = allowed_hosts_overrides(&settings.outbound, &config)?;
         let names: Vec<String> = config.modules.iter().map(module_name).collect();
         let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics, false).await?;
         check_component_entries(&config, &modules, &compiled)?;
 
-        let log_dir = source.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
+        let log_dir = settings.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
         let mut routes = Vec::new();
         let mut summary = Vec::new();
         for (entry, module) in config.modules.drain(..).zip(&modules) {
@@ -193,13 +274,13 @@ impl Startup {
                     name: module_name.clone(),
                     entrypoint: entrypoint.clone(),
                     argv_template: entry.argv.clone(),
-                    environment: entry.environment.iter().chain(&global_env).cloned().collect(),
+                    environment: entry.environment.iter().chain(global_env).cloned().collect(),
                     volumes: volumes.clone(),
                     outbound: outbound.clone(),
                     limits: entry_limits,
                     response: ResponseOptions {
-                        hold: usize::try_from(source.response.hold).unwrap_or(usize::MAX),
-                        flush_interval: source.response.flush_interval,
+                        hold: usize::try_from(settings.response.hold).unwrap_or(usize::MAX),
+                        flush_interval: settings.response.flush_interval,
                     },
                     stderr_log: Some(stderr_log(&log_dir, &pattern)),
                 };
@@ -249,41 +330,6 @@ pub(crate) fn usage(message: &str) -> anyhow::Error {
 /// Reads a file the command line names; a missing file is a usage error.
 fn read_named_file(path: &Path, flag: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|error| usage(&format!("cannot read `{}` ({flag}): {error}", path.display())))
-}
-
-/// Reads what the command line names: a modules.toml, or the invoice of the bindle given with
-/// `-b` (whose static files are placed in the cache now, so that handlers can mount them).
-async fn read_config(source: &SourceArgs, loader: &Loader, cache_dir: &Path) -> Result<Config> {
-    if let Some(id) = &source.bindle {
-        let bindle_source = bindle_source(source).ok_or_else(|| usage("`-b` needs a bindle source"))?;
-        let invoice = loader.invoice(&bindle_source, id).await.map_err(load_error)?;
-        let assets_dir = cache_dir.join("assets").join(Digest::of(id.as_bytes()).to_hex());
-        let (config, assets) = invoice.to_config(&assets_dir).map_err(ConfigError)?;
-        loader.place_assets(&assets, &assets_dir).await.map_err(load_error)?;
-        return Ok(config);
-    }
-    let path = source.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
-    let text = read_named_file(path, "--config")?;
-    let source = path.display().to_string();
-    let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
-    let config_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let config_dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_owned());
-    let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    warnings.extend(config.resolve_paths(&config_dir, &cwd).map_err(ConfigError)?);
-    for warning in warnings {
-        eprintln!("{warning}");
-    }
-    Ok(config)
-}
-
-fn global_env(source: &SourceArgs) -> Result<Vec<(String, String)>> {
-    let mut env = Vec::new();
-    for path in &source.env_file {
-        let text = read_named_file(path, "--env-file")?;
-        env.extend(wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?);
-    }
-    env.extend(source.env.iter().cloned());
-    Ok(env)
 }
 
 async fn load_modules(loader: &Loader, config: &Config, metrics: &Metrics) -> Result<Vec<LoadedModule>> {
@@ -392,35 +438,6 @@ fn entry_limits(entry: &ModuleEntry, global: &LimitArgs) -> Limits {
         max_memory: entry.limits.max_memory.unwrap_or(global.max_memory),
         max_output: usize::try_from(global.max_output).unwrap_or(usize::MAX),
         ..Limits::default()
-    }
-}
-
-/// What the original WAGI used when `-b` came without `--bindle-url` or `--bindle-path`.
-const DEFAULT_BINDLE_URL: &str = "http://localhost:8080/v1";
-
-/// Where the bindle of `-b` comes from: `--bindle-path`, else `--bindle-url` or its default.
-fn bindle_source(source: &SourceArgs) -> Option<BindleSource> {
-    source.bindle.as_ref()?;
-    Some(match &source.bindle_path {
-        Some(dir) => BindleSource::Directory(dir.clone()),
-        None => BindleSource::Server(source.bindle_url.clone().unwrap_or_else(|| DEFAULT_BINDLE_URL.to_owned())),
-    })
-}
-
-fn loader_options(source: &SourceArgs) -> LoaderOptions {
-    let registry: &RegistryArgs = &source.registry;
-    LoaderOptions {
-        offline: registry.offline,
-        registry: RegistryOptions {
-            insecure: registry.insecure.clone(),
-            credentials: registry.user.clone().zip(registry.password.clone()),
-        },
-        bindle: BindleOptions {
-            source: bindle_source(source),
-            credentials: source.bindle_http_user.clone().zip(source.bindle_http_password.clone()),
-            accept_invalid_certs: source.bindle_insecure,
-        },
-        ..LoaderOptions::default()
     }
 }
 
