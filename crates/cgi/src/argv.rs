@@ -3,10 +3,16 @@
 
 use crate::request::CgiRequest;
 
-impl CgiRequest {
+impl CgiRequest<'_> {
     /// The argv a module gets for this request, given the entry's `argv` template.
     pub fn argv(&self, template: Option<&str>) -> Vec<String> {
-        build_argv(template, &self.raw_path, self.query.as_deref())
+        build_argv(template, self.raw_path(), self.query())
+    }
+
+    /// Calls `push` with each argument of [`argv`](Self::argv), in order, borrowing the
+    /// request's text where it can.
+    pub fn for_each_arg(&self, template: Option<&str>, push: impl FnMut(&str)) {
+        for_each_arg(template, self.raw_path(), self.query(), push);
     }
 }
 
@@ -16,15 +22,14 @@ impl CgiRequest {
 /// `&` (nothing is decoded; `?` with an empty query adds one empty argument). With a template:
 /// `${SCRIPT_NAME}` becomes the raw request path and `${ARGS}` the query with `&` turned into
 /// spaces, and the result is split on whitespace.
-pub(crate) fn build_argv(template: Option<&str>, raw_path: &str, query: Option<&str>) -> Vec<String> {
+fn build_argv(template: Option<&str>, raw_path: &str, query: Option<&str>) -> Vec<String> {
     let mut argv = Vec::new();
     for_each_arg(template, raw_path, query, |arg| argv.push(arg.to_owned()));
     argv
 }
 
-/// Calls `push` with each argument of [`build_argv`]'s result, in order, borrowing the request's
-/// text where it can.
-pub(crate) fn for_each_arg(template: Option<&str>, raw_path: &str, query: Option<&str>, mut push: impl FnMut(&str)) {
+/// Calls `push` with each argument of [`build_argv`]'s result, in order.
+fn for_each_arg(template: Option<&str>, raw_path: &str, query: Option<&str>, mut push: impl FnMut(&str)) {
     match template {
         None => {
             push(raw_path);

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use http::header;
 use percent_encoding::percent_decode_str;
 
-use crate::request::CgiRequest;
+use crate::request::{CgiRequest, protocol_name};
 
-impl CgiRequest {
+impl CgiRequest<'_> {
     /// The environment a module gets for this request, given the configured variables in
-    /// increasing precedence. Handlers merge the configured variables once, at load time; this
-    /// does it per call.
+    /// increasing precedence. Handlers merge the configured variables once, at load time (see
+    /// [`StaticEnv`]); this does it per call.
     pub fn environment(&self, configured: &[(String, String)]) -> Vec<(String, String)> {
         let (static_env, _shadowed) = StaticEnv::new(configured.iter().cloned());
         build_env(self, &static_env)
@@ -73,7 +73,7 @@ const HIDDEN_HEADERS: &[&str] = &["authorization", "connection", "proxy"];
 
 /// The operator's variables for one handler, merged once at load time.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct StaticEnv {
+pub struct StaticEnv {
     vars: Vec<(String, String)>,
     names: HashSet<String>,
 }
@@ -81,7 +81,7 @@ pub(crate) struct StaticEnv {
 impl StaticEnv {
     /// Merges variables in increasing precedence (later pairs replace earlier ones with the
     /// same name). Names the server sets itself are dropped and returned, so the caller can warn.
-    pub(crate) fn new(pairs: impl IntoIterator<Item = (String, String)>) -> (Self, Vec<String>) {
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> (Self, Vec<String>) {
         let mut env = Self::default();
         let mut shadowed = Vec::new();
         for (name, value) in pairs {
@@ -100,95 +100,100 @@ impl StaticEnv {
     }
 
     /// The bytes the variables take as `NAME=value` strings, terminators included.
-    pub(crate) fn packed_len(&self) -> usize {
+    pub fn packed_len(&self) -> usize {
         self.vars.iter().map(|(name, value)| name.len() + value.len() + 2).sum()
     }
 }
 
 /// Builds the complete environment for one request.
-pub(crate) fn build_env(request: &CgiRequest, static_env: &StaticEnv) -> Vec<(String, String)> {
-    let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.headers.keys_len());
-    for_each_var(request, static_env, |name, value| env.push((name.to_owned(), value.to_owned())));
+fn build_env(request: &CgiRequest<'_>, static_env: &StaticEnv) -> Vec<(String, String)> {
+    let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.head.headers.keys_len());
+    request.for_each_var(static_env, |name, value| env.push((name.to_owned(), value.to_owned())));
     env
 }
 
-/// Calls `set` with each variable of the request's environment, borrowing what it can: the
-/// per-request path packs every pair straight into the buffer the module reads it from.
-///
-/// Configured variables come first; the meta-variables follow and cannot be configured; a
-/// request header never replaces a configured variable (a client must not override what the
-/// operator set).
-pub(crate) fn for_each_var(request: &CgiRequest, static_env: &StaticEnv, mut set: impl FnMut(&str, &str)) {
-    for (name, value) in &static_env.vars {
-        set(name, value);
-    }
-
-    let route = &request.route;
-    // PATH_INFO is decoded (RFC 3875 §4.1.5); invalid UTF-8 becomes U+FFFD and NUL, which no
-    // environment string can carry, too.
-    let mut path_info = percent_decode_str(&route.raw_path_info).decode_utf8_lossy();
-    if path_info.contains('\0') {
-        path_info = Cow::Owned(path_info.replace('\0', "\u{FFFD}"));
-    }
-    let query = request.query.as_deref().unwrap_or_default();
-    let authority = &request.authority;
-    let mut port = itoa::Buffer::new();
-    let port = port.format(authority.port);
-    let mut full_url = String::with_capacity(16 + authority.name.len() + request.raw_path.len() + query.len());
-    for part in [if request.https { "https://" } else { "http://" }, &authority.name, ":", port, &request.raw_path] {
-        full_url.push_str(part);
-    }
-    if request.query.is_some() {
-        full_url.push('?');
-        full_url.push_str(query);
-    }
-
-    set(names::AUTH_TYPE, "");
-    set(names::CONTENT_LENGTH, itoa::Buffer::new().format(request.body.len()));
-    let content_type = request.headers.get(header::CONTENT_TYPE).map(|value| header_text(value));
-    set(names::CONTENT_TYPE, content_type.as_deref().unwrap_or_default());
-    set(names::GATEWAY_INTERFACE, "CGI/1.1");
-    if request.https {
-        set(names::HTTPS, "on");
-    }
-    set(names::PATH_INFO, &path_info);
-    set(names::PATH_TRANSLATED, &path_info);
-    set(names::QUERY_STRING, query);
-    set(names::REMOTE_ADDR, &request.remote_addr);
-    set(names::REMOTE_HOST, &request.remote_addr);
-    set(names::REMOTE_USER, "");
-    set(names::REQUEST_METHOD, &request.method);
-    set(names::SCRIPT_NAME, &route.script_name);
-    set(names::SERVER_NAME, &authority.name);
-    set(names::SERVER_PORT, port);
-    set(names::SERVER_PROTOCOL, request.protocol);
-    set(names::SERVER_SOFTWARE, "WAGI/1");
-    set(names::X_FULL_URL, &full_url);
-    set(names::X_MATCHED_ROUTE, &route.pattern);
-    set(names::X_RAW_PATH_INFO, &route.raw_path_info);
-
-    let mut var_name = String::with_capacity(64);
-    for name in request.headers.keys() {
-        // A header name with `_` would collide with its `-` twin (`X_Foo` and `X-Foo` both give
-        // `HTTP_X_FOO`) and could spoof it, so such headers are dropped, as nginx and Apache do.
-        if HIDDEN_HEADERS.contains(&name.as_str()) || name.as_str().contains('_') {
-            continue;
+impl CgiRequest<'_> {
+    /// Calls `set` with each variable of the request's environment, borrowing what it can: a
+    /// core module's environment is packed pair by pair straight into the buffer it reads.
+    ///
+    /// Configured variables come first; the meta-variables follow and cannot be configured; a
+    /// request header never replaces a configured variable (a client must not override what
+    /// the operator set).
+    pub fn for_each_var(&self, static_env: &StaticEnv, mut set: impl FnMut(&str, &str)) {
+        for (name, value) in &static_env.vars {
+            set(name, value);
         }
-        http_var_name(name.as_str(), &mut var_name);
-        if static_env.names.contains(&var_name) {
-            continue;
+
+        let (head, context) = (self.head, self.context);
+        let route = &context.route;
+        // PATH_INFO is decoded (RFC 3875 §4.1.5); invalid UTF-8 becomes U+FFFD and NUL, which no
+        // environment string can carry, too.
+        let mut path_info = percent_decode_str(&route.raw_path_info).decode_utf8_lossy();
+        if path_info.contains('\0') {
+            path_info = Cow::Owned(path_info.replace('\0', "\u{FFFD}"));
         }
-        let mut values = request.headers.get_all(name).iter();
-        let first = values.next().map(|value| header_text(value)).unwrap_or_default();
-        // RFC 3875 §4.1.18: repeated headers are joined into one value with the same meaning.
-        let separator = if name == header::COOKIE { "; " } else { ", " };
-        let value = values.fold(first, |mut joined, value| {
-            let joined_mut = joined.to_mut();
-            joined_mut.push_str(separator);
-            joined_mut.push_str(&header_text(value));
-            joined
-        });
-        set(&var_name, &value);
+        let raw_path = self.raw_path();
+        let query = self.query().unwrap_or_default();
+        let authority = &context.authority;
+        let mut port = itoa::Buffer::new();
+        let port = port.format(authority.port());
+        let mut full_url = String::with_capacity(16 + authority.name().len() + raw_path.len() + query.len());
+        for part in [if context.https { "https://" } else { "http://" }, authority.name(), ":", port, raw_path] {
+            full_url.push_str(part);
+        }
+        if self.query().is_some() {
+            full_url.push('?');
+            full_url.push_str(query);
+        }
+
+        set(names::AUTH_TYPE, "");
+        set(names::CONTENT_LENGTH, itoa::Buffer::new().format(self.content_length));
+        let content_type = head.headers.get(header::CONTENT_TYPE).map(|value| header_text(value));
+        set(names::CONTENT_TYPE, content_type.as_deref().unwrap_or_default());
+        set(names::GATEWAY_INTERFACE, "CGI/1.1");
+        if context.https {
+            set(names::HTTPS, "on");
+        }
+        set(names::PATH_INFO, &path_info);
+        set(names::PATH_TRANSLATED, &path_info);
+        set(names::QUERY_STRING, query);
+        set(names::REMOTE_ADDR, &context.remote_addr);
+        set(names::REMOTE_HOST, &context.remote_addr);
+        set(names::REMOTE_USER, "");
+        set(names::REQUEST_METHOD, head.method.as_str());
+        set(names::SCRIPT_NAME, &route.script_name);
+        set(names::SERVER_NAME, authority.name());
+        set(names::SERVER_PORT, port);
+        set(names::SERVER_PROTOCOL, protocol_name(head.version));
+        set(names::SERVER_SOFTWARE, "WAGI/1");
+        set(names::X_FULL_URL, &full_url);
+        set(names::X_MATCHED_ROUTE, &route.pattern);
+        set(names::X_RAW_PATH_INFO, &route.raw_path_info);
+
+        let mut var_name = String::with_capacity(64);
+        for name in head.headers.keys() {
+            // A header name with `_` would collide with its `-` twin (`X_Foo` and `X-Foo` both
+            // give `HTTP_X_FOO`) and could spoof it, so such headers are dropped, as nginx and
+            // Apache do.
+            if HIDDEN_HEADERS.contains(&name.as_str()) || name.as_str().contains('_') {
+                continue;
+            }
+            http_var_name(name.as_str(), &mut var_name);
+            if static_env.names.contains(&var_name) {
+                continue;
+            }
+            let mut values = head.headers.get_all(name).iter();
+            let first = values.next().map(|value| header_text(value)).unwrap_or_default();
+            // RFC 3875 §4.1.18: repeated headers are joined into one value with the same meaning.
+            let separator = if name == header::COOKIE { "; " } else { ", " };
+            let value = values.fold(first, |mut joined, value| {
+                let joined_mut = joined.to_mut();
+                joined_mut.push_str(separator);
+                joined_mut.push_str(&header_text(value));
+                joined
+            });
+            set(&var_name, &value);
+        }
     }
 }
 
@@ -208,35 +213,44 @@ fn header_text(value: &http::HeaderValue) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
 
-    use bytes::Bytes;
-    use http::{HeaderMap, HeaderValue};
+    use http::request::Parts;
 
     use super::*;
-    use crate::request::{MatchedRoute, ServerAuthority};
+    use crate::authority::ServerAuthority;
+    use crate::request::{MatchedRoute, RequestContext};
 
-    fn request(headers: &[(&'static str, &'static str)]) -> CgiRequest {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.append(*name, HeaderValue::from_static(value));
+    /// A request's head, the length of its body and its context.
+    struct Request {
+        head: Parts,
+        content_length: u64,
+        context: RequestContext,
+    }
+
+    impl Request {
+        fn cgi(&self) -> CgiRequest<'_> {
+            CgiRequest { head: &self.head, content_length: self.content_length, context: &self.context }
         }
-        CgiRequest {
-            method: "POST".into(),
-            raw_path: "/foo/bar/baz".into(),
-            query: Some("a=1&b=x%20y".into()),
-            protocol: "HTTP/1.1",
-            headers: map,
-            body: Bytes::from_static(b"hello").into(),
+    }
+
+    fn request(headers: &[(&'static str, &'static str)]) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/foo/bar/baz?a=1&b=x%20y");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let (head, ()) = builder.body(()).expect("a valid request").into_parts();
+        let context = RequestContext {
             remote_addr: "127.0.0.1".into(),
             remote_port: 40000,
             https: false,
-            authority: ServerAuthority { name: "localhost".into(), port: 3000 },
+            authority: ServerAuthority::derive(None, None, "localhost:3000", false),
             route: MatchedRoute {
                 script_name: "/foo".into(),
                 raw_path_info: "/bar/baz".into(),
                 pattern: "/foo/...".into(),
                 params: Vec::new(),
             },
-        }
+        };
+        Request { head, content_length: 5, context }
     }
 
     fn render(env: &[(String, String)]) -> Vec<String> {
@@ -254,7 +268,7 @@ mod tests {
             ("content-length", "5"),
             ("content-type", "text/plain"),
         ]);
-        let env = build_env(&request, &StaticEnv::default());
+        let env = build_env(&request.cgi(), &StaticEnv::default());
         assert_eq!(
             render(&env),
             [
@@ -289,8 +303,8 @@ mod tests {
     #[test]
     fn path_info_is_percent_decoded() {
         let mut request = request(&[]);
-        request.route.raw_path_info = "/a%2Fb%3bc+d%C3%A9%FF%00".into();
-        let env = build_env(&request, &StaticEnv::default());
+        request.context.route.raw_path_info = "/a%2Fb%3bc+d%C3%A9%FF%00".into();
+        let env = build_env(&request.cgi(), &StaticEnv::default());
         let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         assert_eq!(get("PATH_INFO"), Some("/a/b;c+dé\u{FFFD}\u{FFFD}"));
         assert_eq!(get("X_RAW_PATH_INFO"), Some("/a%2Fb%3bc+d%C3%A9%FF%00"));
@@ -299,7 +313,7 @@ mod tests {
     #[test]
     fn secrets_hop_by_hop_and_proxy_headers_are_hidden() {
         let request = request(&[("authorization", "Basic x"), ("connection", "close"), ("proxy", "http://evil")]);
-        let env = build_env(&request, &StaticEnv::default());
+        let env = build_env(&request.cgi(), &StaticEnv::default());
         assert!(
             env.iter().all(|(k, _)| !matches!(k.as_str(), "HTTP_AUTHORIZATION" | "HTTP_CONNECTION" | "HTTP_PROXY"))
         );
@@ -308,7 +322,7 @@ mod tests {
     #[test]
     fn headers_with_underscores_cannot_spoof_their_dashed_twins() {
         let request = request(&[("x-forwarded-for", "10.0.0.1"), ("x_forwarded_for", "6.6.6.6")]);
-        let env = build_env(&request, &StaticEnv::default());
+        let env = build_env(&request.cgi(), &StaticEnv::default());
         let values: Vec<&str> =
             env.iter().filter(|(k, _)| k == "HTTP_X_FORWARDED_FOR").map(|(_, v)| v.as_str()).collect();
         assert_eq!(values, ["10.0.0.1"]);
@@ -317,7 +331,7 @@ mod tests {
     #[test]
     fn repeated_headers_are_joined_and_cookies_with_semicolons() {
         let request = request(&[("x-d", "1"), ("x-d", "2"), ("cookie", "a=1"), ("cookie", "b=2")]);
-        let env = build_env(&request, &StaticEnv::default());
+        let env = build_env(&request.cgi(), &StaticEnv::default());
         assert!(env.contains(&("HTTP_X_D".into(), "1, 2".into())));
         assert!(env.contains(&("HTTP_COOKIE".into(), "a=1; b=2".into())));
     }
@@ -328,8 +342,8 @@ mod tests {
         let (static_env, shadowed) = StaticEnv::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         assert_eq!(shadowed, ["SERVER_NAME"]);
         let mut request = request(&[("x-ovr", "client")]);
-        request.https = true;
-        let env = build_env(&request, &static_env);
+        request.context.https = true;
+        let env = build_env(&request.cgi(), &static_env);
         let values = |name: &str| env.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
         assert_eq!(values("A"), ["global"]);
         assert_eq!(values("HTTP_X_OVR"), ["operator"]);

@@ -1,49 +1,53 @@
-//! Runs WebAssembly handlers on wasmtime: core modules (WASI preview 1) and command components
-//! (WASI 0.2) as CGI programs (RFC 3875), and `wasi:http` components as HTTP handlers.
+//! The CGI contract (RFC 3875) as wagi keeps it: what a program is given for a request, its
+//! argv and environment, and how its output becomes an HTTP response.
 //!
-//! A [`Runtime`] owns the one wasm engine: it [compiles](Runtime::compile) modules and
-//! [prepares](Runtime::prepare) a [`Handler`] per route, linking imports once; which kind a
-//! module is, is read from its bytes. For each request [`Handler::handle`] takes a
-//! [`CgiRequest`] and runs a fresh instance under a deadline and memory limit. A CGI handler
-//! gets the CGI environment and argv and the request body on stdin, and its stdout is parsed
-//! into a [`CgiResponse`]; a `wasi:http` component gets the request as the client sent it and
-//! sets the response itself. Either can fail with a [`CgiError`].
+//! A [`CgiRequest`] is a view of a request's head, its body's length and its
+//! [`RequestContext`] (the client, the scheme, the [`ServerAuthority`] and the
+//! [`MatchedRoute`]). It gives the [argv](CgiRequest::argv) and the
+//! [environment](CgiRequest::environment) the original WAGI gave; [`CgiResponse::parse`] reads
+//! the header block and body a program prints, and [`parse_routes_output`] the routes its
+//! `_routes` export prints.
 //!
-//! This crate knows no sockets, TOML, OCI or Bindle: routing and HTTP are `wagi-server`'s job,
-//! fetching modules is `wagi-loader`'s. Guest code never runs without an epoch deadline, so a
-//! busy guest yields its thread regularly and a looping one is stopped at its timeout.
+//! This crate runs nothing: `wagi-runtime` runs the programs, on wasmtime, and uses this crate
+//! for what they see and say. Keeping the contract apart lets it be read, tested and fuzzed
+//! without a wasm engine.
+//!
+//! ```
+//! use wagi_cgi::{CgiRequest, MatchedRoute, RequestContext, ServerAuthority};
+//!
+//! let (head, ()) = http::Request::get("/hello/world?a=1&b=2").body(()).unwrap().into_parts();
+//! let context = RequestContext {
+//!     remote_addr: "127.0.0.1".into(),
+//!     remote_port: 40000,
+//!     https: false,
+//!     authority: ServerAuthority::derive(Some("localhost:3000"), None, "localhost:3000", false),
+//!     route: MatchedRoute {
+//!         script_name: "/hello".into(),
+//!         raw_path_info: "/world".into(),
+//!         pattern: "/hello/...".into(),
+//!         params: Vec::new(),
+//!     },
+//! };
+//! let request = CgiRequest { head: &head, content_length: 0, context: &context };
+//! assert_eq!(request.argv(None), ["/hello/world", "a=1", "b=2"]);
+//! let env = request.environment(&[]);
+//! assert!(env.contains(&("PATH_INFO".to_owned(), "/world".to_owned())));
+//! ```
 #![deny(missing_docs)]
 
 mod argv;
-mod artifact;
-mod body;
+mod authority;
 mod cgi_env;
-mod component;
-mod engine;
-mod environ;
 mod error;
-mod fd_write;
-mod handler;
-mod inputs;
-mod memory_budget;
-mod output;
 mod request;
-mod respond;
 mod response;
 mod routes;
-mod state;
-mod stdin;
-mod stdout;
-mod wasi_http;
 
-pub use artifact::{ArtifactCache, ArtifactOrigin};
-pub use body::ResponseBody;
-pub use engine::{CompiledModule, EngineOptions, Observer, Runtime};
-pub use error::{CgiError, Error};
-pub use handler::{Handler, HandlerSpec, Limits, VolumeSpec};
-pub use request::{CgiRequest, MatchedRoute, ServerAuthority};
-pub use respond::ResponseOptions;
-pub use response::CgiResponse;
-pub use routes::SubRoute;
-pub use stdin::{BodySender, BodyStream, RequestBody};
-pub use wagi_outbound_http::{MAX_HOPS, OutboundLimits, OutboundPolicy, loop_hops};
+pub use authority::ServerAuthority;
+pub use cgi_env::StaticEnv;
+pub use error::OutputError;
+pub use request::{CgiRequest, MatchedRoute, RequestContext, protocol_name};
+pub use response::{
+    CgiResponse, HeaderBlock, MAX_HEADER_BLOCK, final_status, http_response, parse_head, split_header_block,
+};
+pub use routes::{SubRoute, parse_routes_output};

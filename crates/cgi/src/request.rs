@@ -1,26 +1,16 @@
-//! What the server hands the CGI runtime for one request.
+//! What CGI reads from a request: its head, the length of its body, and what the server knows
+//! beyond them (the client, the scheme, the authority and the route).
 
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::Version;
+use http::request::Parts;
 
-use crate::stdin::RequestBody;
+use crate::authority::ServerAuthority;
 
-/// One HTTP request, already routed, as the CGI runtime needs it.
+/// What the server knows about a request beyond its head and body.
 #[derive(Clone, Debug)]
-pub struct CgiRequest {
-    /// The method as sent, e.g. `GET`.
-    pub method: String,
-    /// The path as received, still percent-encoded, without the query.
-    pub raw_path: String,
-    /// The raw query after `?`; `None` when the request had no `?`.
-    pub query: Option<String>,
-    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
-    pub protocol: &'static str,
-    /// The request headers.
-    pub headers: HeaderMap,
-    /// The request body, for stdin.
-    pub body: RequestBody,
+pub struct RequestContext {
     /// The client's IP address as text, as `REMOTE_ADDR` shows it (formatted once per
     /// connection by the server).
     pub remote_addr: Arc<str>,
@@ -28,7 +18,7 @@ pub struct CgiRequest {
     pub remote_port: u16,
     /// Whether the request came over TLS.
     pub https: bool,
-    /// The host and port the request was addressed to (see [`ServerAuthority::derive`]).
+    /// The host and port the request was addressed to.
     pub authority: ServerAuthority,
     /// What the route matched.
     pub route: MatchedRoute,
@@ -48,83 +38,38 @@ pub struct MatchedRoute {
     pub params: Vec<(String, String)>,
 }
 
-/// `SERVER_NAME` and `SERVER_PORT`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerAuthority {
-    /// The host name or address; IPv6 addresses keep their brackets (RFC 3875 §4.1.14).
-    pub name: String,
-    /// The port.
-    pub port: u16,
+/// One request as a CGI program sees it: a view of the request's head, its body's length and
+/// its context, from which [`argv`](CgiRequest::argv) and the
+/// [environment](CgiRequest::environment) are built.
+#[derive(Clone, Copy, Debug)]
+pub struct CgiRequest<'a> {
+    /// The method, target, version and headers as received.
+    pub head: &'a Parts,
+    /// The body's length in bytes: `CONTENT_LENGTH`.
+    pub content_length: u64,
+    /// What the server knows beyond the head.
+    pub context: &'a RequestContext,
 }
 
-impl ServerAuthority {
-    /// Derives the authority from the `Host` header, else the request URI's authority (HTTP/2
-    /// `:authority`), else `default_host` (the `--hostname` flag). A host without a port gets
-    /// the scheme's default port, not the default host's.
-    pub fn derive(host_header: Option<&str>, uri_authority: Option<&str>, default_host: &str, https: bool) -> Self {
-        let default_port = if https { 443 } else { 80 };
-        [host_header, uri_authority, Some(default_host)]
-            .into_iter()
-            .flatten()
-            .find_map(|candidate| split_host_port(candidate, default_port))
-            .unwrap_or_else(|| Self { name: "localhost".to_owned(), port: default_port })
+impl CgiRequest<'_> {
+    /// The path as received, still percent-encoded, without the query.
+    pub fn raw_path(&self) -> &str {
+        self.head.uri.path()
+    }
+
+    /// The raw query after `?`; `None` when the request had no `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.head.uri.query()
     }
 }
 
-/// Splits `host[:port]`, `[v6]` or `[v6]:port`; `None` when the text is not a valid authority.
-fn split_host_port(text: &str, default_port: u16) -> Option<ServerAuthority> {
-    let text = text.trim();
-    let (name, port) = if text.starts_with('[') {
-        let end = text.find(']')?;
-        let (name, rest) = text.split_at(end + 1);
-        match rest {
-            "" => (name, None),
-            _ => (name, Some(rest.strip_prefix(':')?)),
-        }
-    } else {
-        match text.rsplit_once(':') {
-            Some((name, port)) => (name, Some(port)),
-            None => (text, None),
-        }
-    };
-    if name.is_empty() || name.contains(['/', ' ', '@']) {
-        return None;
-    }
-    let port = match port {
-        Some(port) => port.parse().ok()?,
-        None => default_port,
-    };
-    Some(ServerAuthority { name: name.to_owned(), port })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(host: Option<&str>, uri: Option<&str>, default: &str, https: bool, expected: (&str, u16)) {
-        let authority = ServerAuthority::derive(host, uri, default, https);
-        assert_eq!((authority.name.as_str(), authority.port), expected, "{host:?} {uri:?} {default}");
-    }
-
-    #[test]
-    fn host_header_wins_and_defaults_to_the_scheme_port() {
-        check(Some("localhost:3000"), None, "localhost:3000", false, ("localhost", 3000));
-        check(Some("example.com"), None, "localhost:3000", false, ("example.com", 80));
-        check(Some("example.com"), None, "localhost:3000", true, ("example.com", 443));
-        check(Some("example.com:8443"), Some("other:1"), "localhost:3000", true, ("example.com", 8443));
-    }
-
-    #[test]
-    fn ipv6_hosts_keep_their_brackets() {
-        check(Some("[::1]:3900"), None, "localhost:3000", false, ("[::1]", 3900));
-        check(Some("[::1]"), None, "localhost:3000", false, ("[::1]", 80));
-    }
-
-    #[test]
-    fn falls_back_to_uri_authority_then_default_host() {
-        check(None, Some("h2.example:8080"), "localhost:3000", false, ("h2.example", 8080));
-        check(None, None, "localhost:3000", false, ("localhost", 3000));
-        check(Some("bad:port"), None, "localhost:3000", false, ("localhost", 3000));
-        check(None, None, "", false, ("localhost", 80));
+/// `SERVER_PROTOCOL` for an HTTP version, e.g. `HTTP/1.1`.
+pub fn protocol_name(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }

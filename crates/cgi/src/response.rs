@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
-use crate::body::ResponseBody;
-use crate::error::CgiError;
+use crate::error::OutputError;
 
 /// A module's answer, ready to send.
 #[derive(Clone, Debug)]
@@ -24,25 +23,26 @@ pub struct CgiResponse {
 const SERVER_MANAGED: [HeaderName; 3] = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];
 
 /// The largest CGI header block accepted; a module sending more gets 502.
-pub(crate) const MAX_HEADER_BLOCK: usize = 64 << 10;
+pub const MAX_HEADER_BLOCK: usize = 64 << 10;
 
 /// A complete CGI header block, found at the start of a module's output.
-pub(crate) struct HeaderBlock<'a> {
+#[derive(Debug)]
+pub struct HeaderBlock<'a> {
     /// The header lines without CR bytes; borrowed from the output when it had none.
-    pub(crate) lines: Cow<'a, [u8]>,
+    pub lines: Cow<'a, [u8]>,
     /// Where the body starts in the output.
-    pub(crate) body_start: usize,
+    pub body_start: usize,
 }
 
 /// Splits `output` at the end of the CGI header block: the first empty line, ignoring CR bytes
 /// (so both `\n\n` and `\r\n\r\n` end it). `Ok(None)` when there is no end yet, an error past
 /// the size cap.
-pub(crate) fn split_header_block(output: &[u8]) -> Result<Option<HeaderBlock<'_>>, CgiError> {
+pub fn split_header_block(output: &[u8]) -> Result<Option<HeaderBlock<'_>>, OutputError> {
     let mut at_line_start = true;
     let mut has_cr = false;
     for (idx, &byte) in output.iter().enumerate() {
         if idx >= MAX_HEADER_BLOCK {
-            return Err(CgiError::HeaderTooLarge { limit: MAX_HEADER_BLOCK });
+            return Err(OutputError::HeaderTooLarge { limit: MAX_HEADER_BLOCK });
         }
         match byte {
             b'\r' => has_cr = true,
@@ -64,25 +64,25 @@ pub(crate) fn split_header_block(output: &[u8]) -> Result<Option<HeaderBlock<'_>
 
 impl CgiResponse {
     /// Parses the whole stdout of a CGI program (RFC 3875 §6) into a response.
-    pub fn parse(output: Bytes) -> Result<Self, CgiError> {
+    pub fn parse(output: Bytes) -> Result<Self, OutputError> {
         parse_cgi_output(output)
     }
 
-    /// The HTTP response to send.
-    pub fn into_http(self) -> http::Response<ResponseBody> {
-        http_response(self.status, self.headers, ResponseBody::full(self.body))
+    /// The HTTP response to send, with the body in `B`.
+    pub fn into_http<B: From<Bytes>>(self) -> http::Response<B> {
+        http_response(self.status, self.headers, B::from(self.body))
     }
 }
 
-fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, CgiError> {
-    let block = split_header_block(&output)?.ok_or(CgiError::MissingHeaderEnd)?;
+fn parse_cgi_output(output: Bytes) -> Result<CgiResponse, OutputError> {
+    let block = split_header_block(&output)?.ok_or(OutputError::MissingHeaderEnd)?;
     let (status, headers) = parse_head(&block.lines)?;
     Ok(CgiResponse { status, headers, body: output.slice(block.body_start..) })
 }
 
 /// The status and headers a CGI header block (without CR bytes) gives.
-pub(crate) fn parse_head(header_block: &[u8]) -> Result<(StatusCode, Vec<(HeaderName, HeaderValue)>), CgiError> {
-    let header_text = std::str::from_utf8(header_block).map_err(|_| CgiError::HeaderNotUtf8)?;
+pub fn parse_head(header_block: &[u8]) -> Result<(StatusCode, Vec<(HeaderName, HeaderValue)>), OutputError> {
+    let header_text = std::str::from_utf8(header_block).map_err(|_| OutputError::HeaderNotUtf8)?;
 
     let mut status = None;
     let mut location = false;
@@ -100,9 +100,9 @@ pub(crate) fn parse_head(header_block: &[u8]) -> Result<(StatusCode, Vec<(Header
             continue;
         }
         let header_name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| CgiError::InvalidHeaderName(name.to_owned()))?;
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| OutputError::InvalidHeaderName(name.to_owned()))?;
         let header_value = HeaderValue::from_str(value)
-            .map_err(|_| CgiError::InvalidHeaderValue { name: name.to_owned(), value: value.to_owned() })?;
+            .map_err(|_| OutputError::InvalidHeaderValue { name: name.to_owned(), value: value.to_owned() })?;
         location |= header_name == header::LOCATION;
         content_type |= header_name == header::CONTENT_TYPE;
         if !SERVER_MANAGED.contains(&header_name) {
@@ -114,17 +114,13 @@ pub(crate) fn parse_head(header_block: &[u8]) -> Result<(StatusCode, Vec<(Header
         (Some(status), _, _) => status,
         (None, true, _) => StatusCode::FOUND,
         (None, false, true) => StatusCode::OK,
-        (None, false, false) => return Err(CgiError::MissingRequiredHeader),
+        (None, false, false) => return Err(OutputError::MissingRequiredHeader),
     };
     Ok((status, headers))
 }
 
 /// An HTTP response with `status`, `headers` and `body`.
-pub(crate) fn http_response(
-    status: StatusCode,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: ResponseBody,
-) -> http::Response<ResponseBody> {
+pub fn http_response<B>(status: StatusCode, headers: Vec<(HeaderName, HeaderValue)>, body: B) -> http::Response<B> {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let map = response.headers_mut();
@@ -136,27 +132,27 @@ pub(crate) fn http_response(
 }
 
 /// `Status: 404 Not Found`: the three digits before the first space.
-fn parse_status(value: &str) -> Result<StatusCode, CgiError> {
+fn parse_status(value: &str) -> Result<StatusCode, OutputError> {
     let code = value.split_whitespace().next().unwrap_or_default();
     let status = (code.len() == 3)
         .then(|| StatusCode::from_bytes(code.as_bytes()).ok())
         .flatten()
-        .ok_or_else(|| CgiError::InvalidStatus(value.to_owned()))?;
+        .ok_or_else(|| OutputError::InvalidStatus(value.to_owned()))?;
     final_status(status)
 }
 
 /// `status`, unless it is 1xx: an informational status is never a final response (RFC 9110
 /// §15.2). Sent as one, hyper would answer 101 as a protocol switch over HTTP/1.1 and reset the
 /// stream over HTTP/2.
-pub(crate) fn final_status(status: StatusCode) -> Result<StatusCode, CgiError> {
-    if status.is_informational() { Err(CgiError::InformationalStatus(status.as_u16())) } else { Ok(status) }
+pub fn final_status(status: StatusCode) -> Result<StatusCode, OutputError> {
+    if status.is_informational() { Err(OutputError::InformationalStatus(status.as_u16())) } else { Ok(status) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(output: &'static [u8]) -> Result<CgiResponse, CgiError> {
+    fn parse(output: &'static [u8]) -> Result<CgiResponse, OutputError> {
         parse_cgi_output(Bytes::from_static(output))
     }
 

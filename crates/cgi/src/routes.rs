@@ -13,7 +13,7 @@ pub struct SubRoute {
 
 /// Parses `_routes` output: empty lines are skipped, every other line must be exactly two
 /// whitespace-separated fields, and the whole output must not be empty.
-pub(crate) fn parse_routes_output(output: &[u8]) -> Result<Vec<SubRoute>, String> {
+pub fn parse_routes_output(output: &[u8]) -> Result<Vec<SubRoute>, String> {
     let text = std::str::from_utf8(output).map_err(|_| "the output is not UTF-8".to_owned())?;
     let mut routes = Vec::new();
     for (idx, line) in text.lines().enumerate() {

@@ -8,7 +8,7 @@
 //! requests with, and [`parse_env_file`] reads `--env-file` files.
 //!
 //! This crate does no network I/O and knows nothing of wasm: fetching modules is
-//! `wagi-loader`'s job and running them is `wagi-cgi`'s. Parsing works on a `&str`, so tests
+//! `wagi-loader`'s job and running them is `wagi-runtime`'s. Parsing works on a `&str`, so tests
 //! never touch the disk.
 //!
 //! ```

@@ -9,7 +9,7 @@
 //! nothing for pinned references and corrupted entries are fetched again. [`stage_files`] copies
 //! the files a Spin component is given into the directory it sees as `/`.
 //!
-//! This crate never compiles or runs wasm (see `wagi-cgi`) and has no wasmtime dependency.
+//! This crate never compiles or runs wasm (see `wagi-runtime`) and has no wasmtime dependency.
 #![deny(missing_docs)]
 
 mod bindle;

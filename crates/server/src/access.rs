@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Method, Version};
+use wagi_cgi::protocol_name;
 
 use crate::per_thread::{PerThread, lock};
 
@@ -122,7 +123,7 @@ impl Entry<'_> {
         put(" ");
         escape(&e.target, &mut put);
         put(" ");
-        put(protocol(e.version));
+        put(protocol_name(e.version));
         put("\" ");
         put(number.format(self.status));
         put(" ");
@@ -149,7 +150,7 @@ impl Entry<'_> {
             "remote": &*e.remote,
             "method": e.method.as_str(),
             "target": e.target,
-            "protocol": protocol(e.version),
+            "protocol": protocol_name(e.version),
             "route": e.route.as_deref().unwrap_or_default(),
             "status": self.status,
             "bytes": self.bytes,
@@ -192,17 +193,6 @@ impl ClfTime {
             self.second = second;
         }
         &self.text
-    }
-}
-
-/// The protocol as CGI's `SERVER_PROTOCOL` and the access log spell it.
-pub(crate) fn protocol(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2.0",
-        Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
     }
 }
 

@@ -6,7 +6,7 @@
 //! [`Route`]s, closing connections that stay idle and making room at the connection cap. Each
 //! request is routed (the built-in `/healthz` first, then the most specific route), admitted by
 //! the instance slots its handler needs, its body is read up to the route's limit, and the
-//! route's `wagi_cgi::Handler` runs. Errors become statuses in one place (`status.rs`), and the
+//! route's `wagi_runtime::Handler` runs. Errors become statuses in one place (`status.rs`), and the
 //! client gets a short body. Every response is logged and counted when its last byte is sent.
 //!
 //! This crate does not know where modules come from and never reads configuration files: the

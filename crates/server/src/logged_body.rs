@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use wagi_cgi::ResponseBody;
+use wagi_runtime::ResponseBody;
 
 use crate::access::{Entry, Exchange};
 use crate::idle::InFlight;

@@ -287,7 +287,7 @@ impl Metrics {
     }
 }
 
-impl wagi_cgi::Observer for Metrics {
+impl wagi_runtime::Observer for Metrics {
     fn instantiated(&self, elapsed: Duration) {
         self.per_request.instantiated(elapsed);
     }
@@ -339,7 +339,7 @@ async fn scrape(request: Request<Incoming>, metrics: Arc<Metrics>) -> Result<Res
 
 #[cfg(test)]
 mod tests {
-    use wagi_cgi::Observer as _;
+    use wagi_runtime::Observer as _;
 
     use super::*;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use wagi_cgi::ResponseBody;
+use wagi_runtime::ResponseBody;
 
 use crate::metrics::Metrics;
 use crate::routing::{Routes, RoutingTable};
@@ -35,7 +35,8 @@ pub async fn answer_once(
     let routes = Routes::new();
     routes.install(table);
     let state = ServerState::new(Arc::new(routes), options, Arc::new(Metrics::new()), None, false);
-    match answer(request, &state, (Arc::from(remote), 0)).await {
+    let host = request.headers().get(http::header::HOST).cloned();
+    match answer(request, host, &state, (Arc::from(remote), 0)).await {
         (_, Ok(response)) => Answer { response, failure: None },
         (_, Err(error)) => Answer { response: error.to_response(), failure: Some(error.to_string()) },
     }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use wagi_cgi::ResponseBody;
+use wagi_runtime::ResponseBody;
 
 /// The response body type: from memory, or streamed from a running module.
 pub(crate) type Body = ResponseBody;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use wagi_cgi::Handler;
 use wagi_config::{RouteMatch, RoutePattern};
+use wagi_runtime::Handler;
 
 /// One route and the handler that answers it.
 #[derive(Clone, Debug)]

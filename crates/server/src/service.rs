@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, Version, header};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as HttpBody, Incoming};
 use tracing::Instrument;
-use wagi_cgi::{CgiRequest, MatchedRoute, RequestBody, ServerAuthority};
+use wagi_runtime::{MatchedRoute, RequestBody, RequestContext, ServerAuthority};
 
-use crate::access::{Exchange, protocol};
+use crate::access::Exchange;
 use crate::admission::Slot;
 use crate::logged_body::LoggedBody;
 use crate::reply::{Body, empty, not_ready, plain};
@@ -42,12 +42,11 @@ pub(crate) async fn handle(
         route: None,
     };
     let span = tracing::info_span!("request", id = exchange.id);
-    let host_is_bad = !has_one_host(&request);
+    let host = one_host(&request);
     let (route, response) = async {
-        let (route, result) = if host_is_bad {
-            (None, Ok(plain(StatusCode::BAD_REQUEST, "a request needs exactly one Host header\n")))
-        } else {
-            answer(request, &connection.state, (remote, connection.remote_port)).await
+        let (route, result) = match host {
+            Ok(host) => answer(request, host, &connection.state, (remote, connection.remote_port)).await,
+            Err(()) => (None, Ok(plain(StatusCode::BAD_REQUEST, "a request needs exactly one Host header\n"))),
         };
         let response = result.unwrap_or_else(|error| {
             let status = error.status();
@@ -65,14 +64,15 @@ pub(crate) async fn handle(
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection, in_flight)))
 }
 
-/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`, and no request has two. HTTP/2 and
-/// HTTP/1.0 may leave it out (HTTP/2 names the host in `:authority`).
-fn has_one_host<B>(request: &Request<B>) -> bool {
+/// The request's `Host`, found once. RFC 9112 §3.2: an HTTP/1.1 request has exactly one, and no
+/// request has two; HTTP/2 and HTTP/1.0 may leave it out (HTTP/2 names the host in
+/// `:authority`).
+fn one_host<B>(request: &Request<B>) -> Result<Option<HeaderValue>, ()> {
     let mut hosts = request.headers().get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (Some(_), None) => true,
-        (None, _) => request.version() != Version::HTTP_11,
-        (Some(_), Some(_)) => false,
+        (Some(host), None) => Ok(Some(host.clone())),
+        (None, _) if request.version() != Version::HTTP_11 => Ok(None),
+        _ => Err(()),
     }
 }
 
@@ -96,10 +96,11 @@ fn next_request_id() -> u64 {
     })
 }
 
-/// Routes and answers one request, or says why the route's module could not; also returns the
-/// route's label, if one matched.
+/// Routes and answers one request, whose `Host` is `host`, or says why the route's module could
+/// not; also returns the route's label, if one matched.
 pub(crate) async fn answer<B: RequestBodyStream>(
     request: Request<B>,
+    host: Option<HeaderValue>,
     state: &ServerState,
     remote: (Arc<str>, u16),
 ) -> (Option<Arc<str>>, Result<Response<Body>, RequestError>) {
@@ -123,8 +124,8 @@ pub(crate) async fn answer<B: RequestBodyStream>(
     };
     // RFC 8586: a request that has passed through wagi this often is in a call loop; refusing
     // it before admission keeps a loop from taking every instance.
-    let hops = wagi_cgi::loop_hops(request.headers());
-    if hops >= wagi_cgi::MAX_HOPS {
+    let hops = wagi_runtime::loop_hops(request.headers());
+    if hops >= wagi_runtime::MAX_HOPS {
         return (Some(Arc::clone(&route.label)), Err(RequestError::LoopDetected { hops }));
     }
     let matched = MatchedRoute {
@@ -134,7 +135,7 @@ pub(crate) async fn answer<B: RequestBodyStream>(
         params: matched.params.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect(),
     };
     let result = match state.admission.admit(route.handler.pool_slots()).await {
-        Some(slot) => run(request, route, matched, state, remote, slot).await,
+        Some(slot) => run(request, host, route, matched, state, remote, slot).await,
         None => Err(RequestError::Busy),
     };
     (Some(Arc::clone(&route.label)), result)
@@ -153,6 +154,7 @@ impl<B> RequestBodyStream for B where
 
 async fn run<B: RequestBodyStream>(
     request: Request<B>,
+    host: Option<HeaderValue>,
     route: &Route,
     matched: MatchedRoute,
     state: &ServerState,
@@ -172,27 +174,15 @@ async fn run<B: RequestBodyStream>(
         Some(length) if length > 0 => stream_body(body, length, deadline),
         _ => read_body(body, limit, deadline).await?,
     };
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let authority = ServerAuthority::derive(
-        host,
+        host.as_ref().and_then(|host| host.to_str().ok()),
         parts.uri.authority().map(|a| a.as_str()),
         &state.options.default_host,
         state.https,
     );
-    let cgi_request = CgiRequest {
-        method: parts.method.as_str().to_owned(),
-        raw_path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        protocol: protocol(parts.version),
-        headers: parts.headers,
-        body,
-        remote_addr: remote,
-        remote_port,
-        https: state.https,
-        authority,
-        route: matched,
-    };
-    Ok(route.handler.handle(cgi_request, slot).await?)
+    let context = RequestContext { remote_addr: remote, remote_port, https: state.https, authority, route: matched };
+    let request = wagi_runtime::Request { head: parts, body, context };
+    Ok(route.handler.handle(request, slot).await?)
 }
 
 /// Reads a body of unknown length whole, up to `limit`, within `deadline`: a client sending its
@@ -268,12 +258,12 @@ mod tests {
             }
             builder.body(()).expect("a request")
         };
-        assert!(has_one_host(&request(Version::HTTP_11, &["a"])));
-        assert!(!has_one_host(&request(Version::HTTP_11, &[])));
-        assert!(!has_one_host(&request(Version::HTTP_11, &["a", "b"])));
-        assert!(has_one_host(&request(Version::HTTP_10, &[])));
-        assert!(has_one_host(&request(Version::HTTP_2, &[])));
-        assert!(!has_one_host(&request(Version::HTTP_2, &["a", "a"])));
+        assert_eq!(one_host(&request(Version::HTTP_11, &["a"])), Ok(Some(HeaderValue::from_static("a"))));
+        assert_eq!(one_host(&request(Version::HTTP_11, &[])), Err(()));
+        assert_eq!(one_host(&request(Version::HTTP_11, &["a", "b"])), Err(()));
+        assert_eq!(one_host(&request(Version::HTTP_10, &[])), Ok(None));
+        assert_eq!(one_host(&request(Version::HTTP_2, &[])), Ok(None));
+        assert_eq!(one_host(&request(Version::HTTP_2, &["a", "a"])), Err(()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one place request-time errors become HTTP statuses.
 
 use http::{HeaderValue, Response, StatusCode, header};
-use wagi_cgi::CgiError;
+use wagi_runtime::{OutputError, RunError};
 
 use crate::reply::{Body, plain};
 
@@ -25,7 +25,7 @@ pub(crate) enum RequestError {
     LoopDetected { hops: usize },
     /// The module failed.
     #[error(transparent)]
-    Cgi(#[from] CgiError),
+    Run(#[from] RunError),
 }
 
 impl RequestError {
@@ -37,24 +37,20 @@ impl RequestError {
             Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
-            Self::Cgi(error) => match error {
-                CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader => StatusCode::INTERNAL_SERVER_ERROR,
-                CgiError::HeaderNotUtf8
-                | CgiError::HeaderTooLarge { .. }
-                | CgiError::InvalidStatus(_)
-                | CgiError::InformationalStatus(_)
-                | CgiError::InvalidHeaderName(_)
-                | CgiError::InvalidHeaderValue { .. }
-                | CgiError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
-                CgiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                CgiError::NoMemoryLeft(_) => StatusCode::SERVICE_UNAVAILABLE,
-                CgiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                CgiError::Exit(_)
-                | CgiError::Trap(_)
-                | CgiError::Volume { .. }
-                | CgiError::Instantiate(_)
-                | CgiError::NoResponse
-                | CgiError::ErrorResponse(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Run(error) => match error {
+                RunError::Output(OutputError::MissingHeaderEnd | OutputError::MissingRequiredHeader) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                RunError::Output(_) | RunError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
+                RunError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                RunError::NoMemoryLeft(_) => StatusCode::SERVICE_UNAVAILABLE,
+                RunError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                RunError::Exit(_)
+                | RunError::Trap(_)
+                | RunError::Volume { .. }
+                | RunError::Instantiate(_)
+                | RunError::NoResponse
+                | RunError::ErrorResponse(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -69,10 +65,10 @@ impl RequestError {
             Self::BodyTimeout(_) => "request body not received in time\n".to_owned(),
             Self::LoopDetected { .. } => "loop detected: too many calls through wagi\n".to_owned(),
             // compat(deislabs/wagi): the message a module without headers has always produced.
-            Self::Cgi(CgiError::MissingHeaderEnd | CgiError::MissingRequiredHeader) => {
+            Self::Run(RunError::Output(OutputError::MissingHeaderEnd | OutputError::MissingRequiredHeader)) => {
                 "Exactly one of 'location' or 'content-type' must be specified".to_owned()
             }
-            Self::Cgi(_) => {
+            Self::Run(_) => {
                 let status = self.status();
                 format!("{}\n", status.canonical_reason().unwrap_or("error"))
             }
@@ -82,7 +78,7 @@ impl RequestError {
     /// The response the client gets: the status, a short body, and `Retry-After` when busy.
     pub(crate) fn to_response(&self) -> Response<Body> {
         let mut response = plain(self.status(), self.client_message());
-        if matches!(self, Self::Busy | Self::Cgi(CgiError::NoMemoryLeft(_))) {
+        if matches!(self, Self::Busy | Self::Run(RunError::NoMemoryLeft(_))) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

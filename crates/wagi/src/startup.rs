@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
-use wagi_cgi::{
-    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
-    ResponseOptions, Runtime, VolumeSpec,
-};
 use wagi_config::{
     AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity,
 };
 use wagi_loader::{BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions};
+use wagi_runtime::{
+    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
+    ResponseOptions, Runtime, VolumeSpec,
+};
 use wagi_server::{Metrics, Route, RoutingTable};
 
 use crate::cli::{LimitArgs, OutboundArgs, ResponseArgs};
@@ -158,16 +158,16 @@ impl Startup {
         let limits = &settings.limits;
         let max_memory = config.modules.iter().filter_map(|m| m.limits.max_memory).fold(limits.max_memory, u64::max);
         let total_memory = TotalMemory::new(limits.max_total_memory);
-        let engine_options = wagi_cgi::EngineOptions {
+        let engine_options = wagi_runtime::EngineOptions {
             max_instances: limits.max_instances,
             max_memory,
             max_total_memory: total_memory.bytes(),
             memory_keep_resident: usize::try_from(limits.memory_keep_resident).unwrap_or(usize::MAX),
             outbound: outbound_limits(&settings.outbound),
-            ..wagi_cgi::EngineOptions::default()
+            ..wagi_runtime::EngineOptions::default()
         };
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
-        runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_cgi::Observer>);
+        runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_runtime::Observer>);
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
         Ok(Self { settings, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics, total_memory })
     }

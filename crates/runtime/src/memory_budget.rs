@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::{ResourceLimiter, StoreLimits};
 
-use crate::error::CgiError;
+use crate::error::RunError;
 
 /// Bytes of linear memory that the instances of one runtime may have together.
 #[derive(Debug)]
@@ -57,15 +57,15 @@ impl Limiter {
     /// Why the instance failed, if the budget refused it memory: an instantiation the budget
     /// refused gets a message naming the limit in place of wasmtime's; a trap after a refused
     /// `memory.grow` (a guest allocator's usual answer to it) says so.
-    pub(crate) fn explain(&self, error: CgiError) -> CgiError {
+    pub(crate) fn explain(&self, error: RunError) -> RunError {
         if !self.refused {
             return error;
         }
         let limit = self.budget.limit;
         let why = format!("the memory of all instances together is at --max-total-memory ({limit} bytes)");
         match error {
-            CgiError::Instantiate(_) => CgiError::NoMemoryLeft(why),
-            CgiError::Trap(trap) => CgiError::Trap(format!("{trap}, after memory.grow was refused: {why}")),
+            RunError::Instantiate(_) => RunError::NoMemoryLeft(why),
+            RunError::Trap(trap) => RunError::Trap(format!("{trap}, after memory.grow was refused: {why}")),
             other => other,
         }
     }

@@ -6,35 +6,24 @@
 //! module has exited, its body passes [`ResponseOptions::hold`], or
 //! [`ResponseOptions::flush_interval`] has passed since the header block was complete.
 
-use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::task::{Context, Poll};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt as _;
 use tokio::time::Instant;
+use wagi_cgi::{CgiResponse, OutputError, http_response, parse_head, split_header_block};
 
-use crate::body::ResponseBody;
-use crate::error::CgiError;
-use crate::response::{CgiResponse, http_response, parse_head, split_header_block};
+use crate::body::{ResponseBody, Run};
+use crate::error::RunError;
+use crate::run::Guest;
+use crate::spec::ResponseOptions;
 use crate::stdout::StdoutReader;
 
-/// When a response stops being held and starts streaming.
-#[derive(Clone, Copy, Debug)]
-pub struct ResponseOptions {
-    /// Body bytes held before the response starts.
-    pub hold: usize,
-    /// How long a response is held after its header block is complete.
-    pub flush_interval: Duration,
-}
-
-impl Default for ResponseOptions {
-    fn default() -> Self {
-        Self { hold: 64 << 10, flush_interval: Duration::from_millis(20) }
-    }
-}
-
-/// A module's run, from instantiation to exit, owning everything it needs.
-pub(crate) type Guest = Pin<Box<dyn Future<Output = Result<(), CgiError>> + Send>>;
+/// Chunks already waiting are joined into frames of up to this size, so a module's 4 KiB
+/// writes do not each become a frame on the wire.
+const FRAME_TARGET: usize = 64 << 10;
 
 /// Completes at `deadline`. `select!` builds every branch's future on each turn, disabled ones
 /// too, so the timer is only created once this is polled: a module that ends before its output
@@ -51,12 +40,12 @@ pub(crate) async fn respond(
     mut guest: Guest,
     mut output: StdoutReader,
     options: ResponseOptions,
-) -> Result<http::Response<ResponseBody>, CgiError> {
+) -> Result<http::Response<ResponseBody>, RunError> {
     let mut buffer = BytesMut::new();
     // Where the body starts, once the header block is complete.
     let mut body_start: Option<usize> = None;
     let mut flush_at: Option<Instant> = None;
-    let mut outcome: Option<Result<(), CgiError>> = None;
+    let mut outcome: Option<Result<(), RunError>> = None;
     loop {
         let running = outcome.is_none();
         tokio::select! {
@@ -85,7 +74,7 @@ pub(crate) async fn respond(
                         None => guest.await,
                     };
                     outcome?;
-                    return CgiResponse::parse(buffer.freeze()).map(CgiResponse::into_http);
+                    return Ok(CgiResponse::parse(buffer.freeze())?.into_http());
                 }
             },
             result = &mut guest, if running => outcome = Some(result),
@@ -94,10 +83,44 @@ pub(crate) async fn respond(
     }
     // The module is still running and its header block is complete: start the response.
     let output_so_far = buffer.freeze();
-    let block = split_header_block(&output_so_far)?.ok_or(CgiError::MissingHeaderEnd)?;
+    let block = split_header_block(&output_so_far)?.ok_or(OutputError::MissingHeaderEnd)?;
     let (status, headers) = parse_head(&block.lines)?;
     let body = output_so_far.slice(block.body_start..);
     // The guest keeps logging inside the request's span (its id) after the response started.
     let task = tokio::spawn(tracing::Instrument::in_current_span(guest));
-    Ok(http_response(status, headers, ResponseBody::streaming(body, output, task)))
+    let rest = StdoutBody { prefix: (!body.is_empty()).then_some(body), output };
+    Ok(http_response(status, headers, ResponseBody::streaming(rest.boxed_unsync(), Run::Running(task))))
+}
+
+/// The rest of a module's stdout, after what was read while the response was held.
+struct StdoutBody {
+    /// Output read while the response was held.
+    prefix: Option<Bytes>,
+    output: StdoutReader,
+}
+
+impl Body for StdoutBody {
+    type Data = Bytes;
+    type Error = RunError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, RunError>>> {
+        let this = self.get_mut();
+        if let Some(prefix) = this.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        // `None` once every writer is gone: the module has ended.
+        this.output.poll_recv(cx).map(|first| first.map(|first| Ok(Frame::data(this.join_waiting(first)))))
+    }
+}
+
+impl StdoutBody {
+    /// `first` plus the chunks already waiting, up to [`FRAME_TARGET`].
+    fn join_waiting(&mut self, first: Bytes) -> Bytes {
+        let mut joined: Option<BytesMut> = None;
+        while joined.as_ref().map_or(first.len(), BytesMut::len) < FRAME_TARGET {
+            let Some(next) = self.output.try_recv() else { break };
+            joined.get_or_insert_with(|| BytesMut::from(&first[..])).extend_from_slice(&next);
+        }
+        joined.map_or(first, BytesMut::freeze)
+    }
 }

@@ -1,13 +1,12 @@
-//! WASI 0.2 command components as CGI handlers: telling a component from a core module, the
-//! component linker, stubs for the imports wagi does not provide, and the `wasi:cli/run` export.
-//!
-//! A component gets the same request as a core module, through WASI 0.2's interfaces instead of
-//! preview 1's calls: the store's state and its WASI context are the same type, so stdio,
-//! volumes and every limit are shared with the core-module path in `handler.rs`.
+//! Components: telling one from a core module, the pool slots one takes, and linking it: all of
+//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, and stubs for the imports wagi does not
+//! provide. Which kind of handler a component is (`kind/command.rs`, `kind/http.rs`) is decided
+//! from its exports once it is linked.
 
+use wagi_config::DEFAULT_ENTRYPOINT;
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceType};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceType};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 
 use crate::error::Error;
@@ -17,9 +16,6 @@ use crate::state::State;
 /// any other package is stubbed with a function that traps when called.
 const PROVIDED_PACKAGES: &[&str] =
     &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:http", "wasi:io", "wasi:random", "wasi:sockets"];
-
-/// The export a command component runs, without its version: any `0.2.x` is accepted.
-const RUN_INTERFACE: &str = "wasi:cli/run@0.2.";
 
 /// Whether `wasm` is a component in the binary format, as opposed to a core module: the two
 /// share the magic number and differ in the layer field that follows the version.
@@ -37,11 +33,27 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
     Ok(linker)
 }
 
+/// Links `component`, from the `base` linker, with everything it imports, so a request only has to instantiate it.
+/// Components run their `wasi:cli/run` or `wasi:http` export: any `entrypoint` other than the
+/// default is an error.
+pub(crate) fn instantiate_pre(
+    base: &Linker<State>,
+    engine: &Engine,
+    component: &Component,
+    entrypoint: &str,
+) -> Result<InstancePre<State>, Error> {
+    if entrypoint != DEFAULT_ENTRYPOINT {
+        return Err(Error::ComponentEntrypoint(entrypoint.to_owned()));
+    }
+    let linker = linker_for(base, engine, component)?;
+    linker.instantiate_pre(component).map_err(|e| Error::Link(format!("{e:#}")))
+}
+
 /// A copy of `base` in which every import of `component` from a package wagi does not provide
 /// is a function that traps, naming the import, when called. Toolchains import more than a
 /// program uses (componentize-js imports `wasi:http` even for hello-world), and such a
 /// component must still instantiate.
-pub(crate) fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> Result<Linker<State>, Error> {
+fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> Result<Linker<State>, Error> {
     let mut linker = base.clone();
     let link_error = |e: wasmtime::Error| Error::Link(format!("{e:#}"));
     let shared = shared_resources(component, engine);
@@ -135,20 +147,6 @@ fn core_instances(wasm: &[u8]) -> u32 {
         }
     }
     count.max(1)
-}
-
-/// The `run` function of the component's `wasi:cli/run@0.2.x` export.
-pub(crate) fn run_export(component: &Component, engine: &Engine) -> Result<ComponentExportIndex, Error> {
-    let component_type = component.component_type();
-    let export_named =
-        |prefix: &str| component_type.exports(engine).map(|(name, _)| name).find(|name| name.starts_with(prefix));
-    let Some(interface) = export_named(RUN_INTERFACE) else {
-        return Err(Error::MissingEntrypoint("wasi:cli/run` or `wasi:http/incoming-handler".to_owned()));
-    };
-    let instance = component.get_export_index(None, interface);
-    component
-        .get_export_index(instance.as_ref(), "run")
-        .ok_or_else(|| Error::MissingEntrypoint(format!("{interface}#run")))
 }
 
 #[cfg(test)]

@@ -1,0 +1,117 @@
+//! The kinds of handler, each in a file of its own. What a module is, decided once from its
+//! bytes when its route is prepared, says how a request reaches it and how it answers:
+//!
+//! - [`core`]: a WASI preview 1 core module, run as a CGI program;
+//! - [`command`]: a WASI 0.2 command component, run as a CGI program;
+//! - [`http`]: a `wasi:http` component, which answers HTTP itself.
+//!
+//! The two CGI kinds share [`cgi`]. A kind sets a request up ([`Setup`]), its guest runs through
+//! [`crate::run`], and its [`Answer`] turns what the guest does into a response. A new kind is a
+//! new file here and an arm in each `match` below.
+
+mod cgi;
+mod command;
+mod core;
+mod http;
+
+use std::sync::Arc;
+
+use wasmtime::{Engine, Store};
+
+use crate::body::ResponseBody;
+use crate::engine::{Compiled, Runtime};
+use crate::error::{Error, RunError};
+use crate::output::OutputCapture;
+use crate::prepared::Prepared;
+use crate::request::Request;
+use crate::run::{Call, Guest, Instantiated};
+use crate::spec::HandlerSpec;
+use crate::state::State;
+use crate::stdout::OutputLimit;
+
+pub(crate) use self::core::Core;
+
+/// A module linked for one route, as one of the kinds.
+pub(crate) enum Kind {
+    Core(core::Core),
+    Command(command::Command),
+    Http(http::Http),
+}
+
+/// One request, set up for its instance.
+pub(crate) struct Setup {
+    /// The instance's state.
+    pub(crate) state: State,
+    /// What the module writes to stderr (and, for a `wasi:http` component, to stdout).
+    pub(crate) stderr: OutputCapture,
+    /// The limit on the stdout the server reads, if it reads one: a guest whose write failed at
+    /// the limit may trap on it, and the limit is then the cause.
+    pub(crate) output_limit: Option<Arc<OutputLimit>>,
+    /// How the response comes.
+    pub(crate) answer: Answer,
+}
+
+/// How a kind's response comes while its guest runs.
+pub(crate) enum Answer {
+    Cgi(cgi::CgiAnswer),
+    Http(http::HttpAnswer),
+}
+
+impl Kind {
+    /// Links `code` for `spec`, as the kind its bytes say it is.
+    pub(crate) fn link(runtime: &Runtime, code: &Compiled, spec: &HandlerSpec) -> Result<Self, Error> {
+        match code {
+            Compiled::Module(module) => core::Core::link(runtime, module, &spec.entrypoint).map(Self::Core),
+            Compiled::Component(component) => {
+                let pre = crate::component::instantiate_pre(
+                    &runtime.component_linker,
+                    &runtime.engine,
+                    component,
+                    &spec.entrypoint,
+                )?;
+                if http::Http::answers(component, &runtime.engine)? {
+                    http::Http::link(pre).map(Self::Http)
+                } else {
+                    command::Command::link(pre, component, &runtime.engine).map(Self::Command)
+                }
+            }
+        }
+    }
+
+    /// Sets `request` up for a fresh instance.
+    pub(crate) fn setup(&self, prepared: &Prepared, request: Request) -> Result<Setup, RunError> {
+        match self {
+            Self::Core(_) => cgi::setup(prepared, request, core::Core::inputs),
+            Self::Command(_) => cgi::setup(prepared, request, command::Command::inputs),
+            Self::Http(_) => http::setup(prepared, request),
+        }
+    }
+}
+
+impl Call for Kind {
+    fn engine(&self) -> &Engine {
+        match self {
+            Self::Core(kind) => kind.engine(),
+            Self::Command(kind) => kind.engine(),
+            Self::Http(kind) => kind.engine(),
+        }
+    }
+
+    async fn call(&self, store: &mut Store<State>, instantiated: &Instantiated<'_>) -> Result<(), RunError> {
+        match self {
+            Self::Core(kind) => kind.call(store, instantiated).await,
+            Self::Command(kind) => kind.call(store, instantiated).await,
+            Self::Http(kind) => kind.call(store, instantiated).await,
+        }
+    }
+}
+
+impl Answer {
+    /// Drives `guest` until the response can start, and answers.
+    pub(crate) async fn respond(self, guest: Guest) -> Result<::http::Response<ResponseBody>, RunError> {
+        match self {
+            Self::Cgi(answer) => answer.respond(guest).await,
+            Self::Http(answer) => answer.respond(guest).await,
+        }
+    }
+}

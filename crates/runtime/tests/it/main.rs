@@ -1,0 +1,3 @@
+//! The runtime on its own: handlers prepared and run with no server.
+
+mod kinds;
