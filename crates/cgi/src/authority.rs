@@ -28,17 +28,20 @@ impl ServerAuthority {
 
     /// `SERVER_NAME`: the host name or address; IPv6 addresses keep their brackets (RFC 3875
     /// §4.1.14).
+    #[inline]
     pub fn name(&self) -> &str {
         &self.text[..self.name_len]
     }
 
     /// `SERVER_PORT`.
+    #[inline]
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The authority as the client wrote it, the host and the port if one was written: what a
     /// URL for this request holds between `//` and the path.
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -198,6 +198,7 @@ impl CgiRequest<'_> {
 }
 
 /// Writes `HTTP_` and the header name, upper-cased with `-` turned into `_`, into `var`.
+#[inline]
 fn http_var_name(header_name: &str, var: &mut String) {
     var.clear();
     var.push_str("HTTP_");
@@ -206,6 +207,7 @@ fn http_var_name(header_name: &str, var: &mut String) {
 }
 
 /// Header values are bytes; modules get them as text, with invalid UTF-8 replaced.
+#[inline]
 fn header_text(value: &http::HeaderValue) -> Cow<'_, str> {
     String::from_utf8_lossy(value.as_bytes())
 }

@@ -53,17 +53,20 @@ pub struct CgiRequest<'a> {
 
 impl CgiRequest<'_> {
     /// The path as received, still percent-encoded, without the query.
+    #[inline]
     pub fn raw_path(&self) -> &str {
         self.head.uri.path()
     }
 
     /// The raw query after `?`; `None` when the request had no `?`.
+    #[inline]
     pub fn query(&self) -> Option<&str> {
         self.head.uri.query()
     }
 }
 
 /// `SERVER_PROTOCOL` for an HTTP version, e.g. `HTTP/1.1`.
+#[inline]
 pub fn protocol_name(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",

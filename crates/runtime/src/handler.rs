@@ -1,5 +1,6 @@
 //! Handlers: a module prepared for one route, and running it for a request.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,13 +12,14 @@ use crate::body::ResponseBody;
 use crate::engine::{Compiled, CompiledModule, Observer, Runtime};
 use crate::error::{Error, RunError};
 use crate::inputs::Inputs;
-use crate::kind::{Core, Kind, Setup};
+use crate::kind::{Answer, Core, Kind};
 use crate::output::{OutputCapture, Overflow};
 use crate::prepared::{Prepared, append, create_log};
 use crate::request::Request;
 use crate::run::{Guest, run};
 use crate::spec::{HandlerSpec, Limits};
 use crate::state::State;
+use crate::stdout::OutputLimit;
 
 /// A module ready to answer requests for one route: linked once, instantiated per request.
 pub struct Handler {
@@ -117,24 +119,37 @@ impl Handler {
     /// stdout, see [`ResponseOptions`](crate::ResponseOptions)), a `wasi:http` component once it
     /// sets its response. `slot` is held until the instance has ended, so a bound on slots
     /// bounds the instances alive, streamed responses included.
-    pub async fn handle(
+    ///
+    /// The request is set up before the returned future is first polled, so the future holds
+    /// the guest and not the request.
+    pub fn handle<S: Send + 'static>(
         self: &Arc<Self>,
         request: Request,
-        slot: impl Send + 'static,
-    ) -> Result<http::Response<ResponseBody>, RunError> {
-        let Setup { state, stderr, output_limit, answer } = self.kind.setup(&self.prepared, request)?;
+        slot: S,
+    ) -> impl Future<Output = Result<http::Response<ResponseBody>, RunError>> + Send + use<S> {
+        let started = self.start(request, slot);
+        async move {
+            let (guest, answer) = started?;
+            answer.respond(guest).await
+        }
+    }
+
+    /// Sets `request` up and makes the guest's run: the instance, then releasing `slot` and
+    /// logging stderr.
+    fn start<S: Send + 'static>(self: &Arc<Self>, request: Request, slot: S) -> Result<(Guest, Answer), RunError> {
         let handler = Arc::clone(self);
-        let guest: Guest = Box::pin(async move {
-            let limits = &handler.prepared.spec.limits;
-            let outcome = run(&handler.kind, state, limits, handler.observer.as_deref()).await;
-            drop(slot);
-            handler.prepared.log_stderr(&stderr).await;
-            match output_limit {
-                // A guest whose write failed at the limit may trap on it; the limit is the cause.
-                Some(limit) if limit.overflowed() => Err(RunError::OutputTooLarge { limit: limit.limit() }),
-                _ => outcome,
-            }
-        });
-        answer.respond(guest).await
+        self.kind.setup(&self.prepared, request, move |state, stderr, output_limit: Option<Arc<OutputLimit>>| {
+            Box::pin(async move {
+                let limits = &handler.prepared.spec.limits;
+                let outcome = run(&handler.kind, state, limits, handler.observer.as_deref()).await;
+                drop(slot);
+                handler.prepared.log_stderr(&stderr).await;
+                match output_limit {
+                    // A guest whose write failed at the limit may trap on it; the limit is the cause.
+                    Some(limit) if limit.overflowed() => Err(RunError::OutputTooLarge { limit: limit.limit() }),
+                    _ => outcome,
+                }
+            }) as Guest
+        })
     }
 }

@@ -7,7 +7,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
-use super::{Answer, Setup};
+use super::{Answer, Start};
 use crate::body::ResponseBody;
 use crate::error::RunError;
 use crate::inputs::Inputs;
@@ -24,7 +24,12 @@ pub(crate) type GiveInputs = fn(&Prepared, &CgiRequest<'_>, &mut WasiCtxBuilder)
 
 /// Sets a request up for a CGI program: stdout into a pipe the server reads, stderr kept for
 /// the log, the body on stdin, argv and the environment given by `inputs`.
-pub(crate) fn setup(prepared: &Prepared, request: Request, inputs: GiveInputs) -> Result<Setup, RunError> {
+pub(crate) fn setup(
+    prepared: &Prepared,
+    request: &Request,
+    inputs: GiveInputs,
+    start: impl Start,
+) -> Result<(Guest, Answer), RunError> {
     let limits = &prepared.spec.limits;
     let (stdout, output, output_limit) = StdoutPipe::new(limits.max_output);
     let stderr = prepared.stderr();
@@ -37,8 +42,8 @@ pub(crate) fn setup(prepared: &Prepared, request: Request, inputs: GiveInputs) -
     };
     prepared.add_volumes(&mut builder)?;
     let state = prepared.state(builder.build_p1(), packed, &request.head.headers, Some(stdout));
-    let answer = Answer::Cgi(CgiAnswer { output, options: prepared.spec.response });
-    Ok(Setup { state, stderr, output_limit: Some(output_limit), answer })
+    let guest = start(state, stderr, Some(output_limit));
+    Ok((guest, Answer::Cgi(CgiAnswer { output, options: prepared.spec.response })))
 }
 
 /// A CGI program's response: what it writes to stdout.

@@ -25,7 +25,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
-use super::{Answer, Setup};
+use super::{Answer, Start};
 use crate::body::{ResponseBody, Run};
 use crate::error::{Error, RunError};
 use crate::inputs::Inputs;
@@ -99,7 +99,7 @@ impl Call for Http {
 /// Sets a request up for a `wasi:http` component: the request as the client sent it, and a
 /// place for the response it sets. Its stdout and stderr both go to the route's log; it sees
 /// only the configured environment.
-pub(crate) fn setup(prepared: &Prepared, request: Request) -> Result<Setup, RunError> {
+pub(crate) fn setup(prepared: &Prepared, request: Request, start: impl Start) -> Result<(Guest, Answer), RunError> {
     let stderr = prepared.stderr();
     let mut builder = WasiCtxBuilder::new();
     builder.stdout(stderr.clone()).stderr(stderr.clone());
@@ -113,7 +113,7 @@ pub(crate) fn setup(prepared: &Prepared, request: Request) -> Result<Setup, RunE
     let incoming = http.new_incoming_request(scheme, incoming).map_err(setup)?;
     let outparam = http.new_response_outparam(sender).map_err(setup)?;
     state.http_call = Some(HttpCall { request: incoming, response: outparam });
-    Ok(Setup { state, stderr, output_limit: None, answer: Answer::Http(HttpAnswer { set: receiver }) })
+    Ok((start(state, stderr, None), Answer::Http(HttpAnswer { set: receiver })))
 }
 
 /// The request as the component sees it: the client's method, target, headers and body, the

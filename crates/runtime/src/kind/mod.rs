@@ -5,9 +5,10 @@
 //! - [`command`]: a WASI 0.2 command component, run as a CGI program;
 //! - [`http`]: a `wasi:http` component, which answers HTTP itself.
 //!
-//! The two CGI kinds share [`cgi`]. A kind sets a request up ([`Setup`]), its guest runs through
-//! [`crate::run`], and its [`Answer`] turns what the guest does into a response. A new kind is a
-//! new file here and an arm in each `match` below.
+//! The two CGI kinds share [`cgi`]. A kind sets a request up and hands the instance's state to
+//! the handler, which makes the guest's run ([`crate::run`]); the kind's [`Answer`] turns what
+//! the guest does into a response. A new kind is a new file here and an arm in each `match`
+//! below.
 
 mod cgi;
 mod command;
@@ -38,18 +39,14 @@ pub(crate) enum Kind {
     Http(http::Http),
 }
 
-/// One request, set up for its instance.
-pub(crate) struct Setup {
-    /// The instance's state.
-    pub(crate) state: State,
-    /// What the module writes to stderr (and, for a `wasi:http` component, to stdout).
-    pub(crate) stderr: OutputCapture,
-    /// The limit on the stdout the server reads, if it reads one: a guest whose write failed at
-    /// the limit may trap on it, and the limit is then the cause.
-    pub(crate) output_limit: Option<Arc<OutputLimit>>,
-    /// How the response comes.
-    pub(crate) answer: Answer,
-}
+/// What a kind hands the handler to start its guest with: the instance's state, what the module
+/// writes to stderr (and, for a `wasi:http` component, to stdout), and the limit on the stdout
+/// the server reads, if it reads one (a guest whose write failed at the limit may trap on it,
+/// and the limit is then the cause). Passed as arguments rather than a struct, so the state is
+/// moved once, into the guest.
+pub(crate) trait Start: FnOnce(State, OutputCapture, Option<Arc<OutputLimit>>) -> Guest {}
+
+impl<F: FnOnce(State, OutputCapture, Option<Arc<OutputLimit>>) -> Guest> Start for F {}
 
 /// How a kind's response comes while its guest runs.
 pub(crate) enum Answer {
@@ -78,12 +75,17 @@ impl Kind {
         }
     }
 
-    /// Sets `request` up for a fresh instance.
-    pub(crate) fn setup(&self, prepared: &Prepared, request: Request) -> Result<Setup, RunError> {
+    /// Sets `request` up for a fresh instance, whose guest `start` makes.
+    pub(crate) fn setup(
+        &self,
+        prepared: &Prepared,
+        request: Request,
+        start: impl Start,
+    ) -> Result<(Guest, Answer), RunError> {
         match self {
-            Self::Core(_) => cgi::setup(prepared, request, core::Core::inputs),
-            Self::Command(_) => cgi::setup(prepared, request, command::Command::inputs),
-            Self::Http(_) => http::setup(prepared, request),
+            Self::Core(_) => cgi::setup(prepared, &request, core::Core::inputs, start),
+            Self::Command(_) => cgi::setup(prepared, &request, command::Command::inputs, start),
+            Self::Http(_) => http::setup(prepared, request, start),
         }
     }
 }

@@ -104,6 +104,13 @@ async fn answer(handler: &Arc<Handler>, request: Request) -> Result<Answer, RunE
     Ok(Answer { status: head.status, headers: head.headers, streamed, body })
 }
 
+/// Asserts that each of `lines` is a line of `body`.
+fn assert_lines(body: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(body.lines().any(|l| l == *line), "no `{line}` in:\n{body}");
+    }
+}
+
 /// A core module that prints the CGI header block, then `body`.
 fn core_module(body: &str) -> String {
     format!(
@@ -127,21 +134,22 @@ async fn a_core_module_gets_the_cgi_environment_argv_and_stdin() {
     let answer = answer(&handler, request("/app/world?a=1&b=2", "the body")).await.expect("answers");
     assert_eq!(answer.status, StatusCode::OK);
     let body = answer.body.expect("complete");
-    for line in [
-        "arg=/app/world",
-        "arg=a=1",
-        "arg=b=2",
-        "env=GREETING=hello",
-        "env=PATH_INFO=/world",
-        "env=SCRIPT_NAME=/app",
-        "env=SERVER_NAME=example.com",
-        "env=SERVER_PORT=8080",
-        "env=HTTP_X_CUSTOM=yes",
-        "env=CONTENT_LENGTH=8",
-        "env=X_FULL_URL=http://example.com:8080/app/world?a=1&b=2",
-    ] {
-        assert!(body.lines().any(|l| l == line), "no `{line}` in:\n{body}");
-    }
+    assert_lines(
+        &body,
+        &[
+            "arg=/app/world",
+            "arg=a=1",
+            "arg=b=2",
+            "env=GREETING=hello",
+            "env=PATH_INFO=/world",
+            "env=SCRIPT_NAME=/app",
+            "env=SERVER_NAME=example.com",
+            "env=SERVER_PORT=8080",
+            "env=HTTP_X_CUSTOM=yes",
+            "env=CONTENT_LENGTH=8",
+            "env=X_FULL_URL=http://example.com:8080/app/world?a=1&b=2",
+        ],
+    );
     assert!(body.ends_with("stdin=the body"), "{body}");
 }
 
@@ -174,9 +182,10 @@ async fn a_command_component_gets_the_cgi_environment_argv_and_stdin() {
     let handler = handler(&runtime, &example("env_dump_wasip2.wasm"), ResponseOptions::default());
     let answer = answer(&handler, request("/app/world?a=1", "the body")).await.expect("answers");
     let body = answer.body.expect("complete");
-    for line in ["argv[0] = /app/world", "argv[1] = a=1", "GREETING=hello", "PATH_INFO=/world", "HTTP_X_CUSTOM=yes"] {
-        assert!(body.lines().any(|l| l == line), "no `{line}` in:\n{body}");
-    }
+    assert_lines(
+        &body,
+        &["argv[0] = /app/world", "argv[1] = a=1", "GREETING=hello", "PATH_INFO=/world", "HTTP_X_CUSTOM=yes"],
+    );
     assert!(body.ends_with("stdin:\nthe body"), "{body}");
 }
 
@@ -197,18 +206,19 @@ async fn a_wasi_http_component_gets_the_request_as_sent() {
     let answer = answer(&handler, request("/app/request?x=1", "")).await.expect("answers");
     assert_eq!(answer.status, StatusCode::OK);
     let body = answer.body.expect("complete");
-    for line in [
-        "method: POST",
-        "path-with-query: /app/request?x=1",
-        "authority: example.com:8080",
-        "scheme: http",
-        "spin-full-url: http://example.com:8080/app/request?x=1",
-        "spin-path-info: /request",
-        "spin-client-addr: 127.0.0.1:40000",
-        "x-custom: yes",
-    ] {
-        assert!(body.lines().any(|l| l == line), "no `{line}` in:\n{body}");
-    }
+    assert_lines(
+        &body,
+        &[
+            "method: POST",
+            "path-with-query: /app/request?x=1",
+            "authority: example.com:8080",
+            "scheme: http",
+            "spin-full-url: http://example.com:8080/app/request?x=1",
+            "spin-path-info: /request",
+            "spin-client-addr: 127.0.0.1:40000",
+            "x-custom: yes",
+        ],
+    );
 }
 
 #[tokio::test]
