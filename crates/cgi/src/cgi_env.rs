@@ -108,20 +108,21 @@ impl StaticEnv {
 /// Builds the complete environment for one request.
 fn build_env(request: &CgiRequest<'_>, static_env: &StaticEnv) -> Vec<(String, String)> {
     let mut env = Vec::with_capacity(static_env.vars.len() + names::ALL.len() + request.head.headers.keys_len());
-    request.for_each_var(static_env, |name, value| env.push((name.to_owned(), value.to_owned())));
+    request.for_each_var(static_env, |name, value| env.push((name.to_owned(), value.concat())));
     env
 }
 
 impl CgiRequest<'_> {
     /// Calls `set` with each variable of the request's environment, borrowing what it can: a
-    /// core module's environment is packed pair by pair straight into the buffer it reads.
+    /// core module's environment is packed pair by pair straight into the buffer it reads. A
+    /// value comes in pieces to be joined, most in one.
     ///
     /// Configured variables come first; the meta-variables follow and cannot be configured; a
     /// request header never replaces a configured variable (a client must not override what
     /// the operator set).
-    pub fn for_each_var(&self, static_env: &StaticEnv, mut set: impl FnMut(&str, &str)) {
+    pub fn for_each_var(&self, static_env: &StaticEnv, mut set: impl FnMut(&str, &[&str])) {
         for (name, value) in &static_env.vars {
-            set(name, value);
+            set(name, &[value]);
         }
 
         let (head, context) = (self.head, self.context);
@@ -137,38 +138,34 @@ impl CgiRequest<'_> {
         let authority = &context.authority;
         let mut port = itoa::Buffer::new();
         let port = port.format(authority.port());
-        let mut full_url = String::with_capacity(16 + authority.name().len() + raw_path.len() + query.len());
-        for part in [if context.https { "https://" } else { "http://" }, authority.name(), ":", port, raw_path] {
-            full_url.push_str(part);
-        }
-        if self.query().is_some() {
-            full_url.push('?');
-            full_url.push_str(query);
-        }
+        // X_FULL_URL, in pieces: the caller joins them where it copies the value anyway.
+        let scheme = if context.https { "https://" } else { "http://" };
+        let url = [scheme, authority.name(), ":", port, raw_path, "?", query];
+        let full_url = if self.query().is_some() { &url[..] } else { &url[..5] };
 
-        set(names::AUTH_TYPE, "");
-        set(names::CONTENT_LENGTH, itoa::Buffer::new().format(self.content_length));
+        set(names::AUTH_TYPE, &[""]);
+        set(names::CONTENT_LENGTH, &[itoa::Buffer::new().format(self.content_length)]);
         let content_type = head.headers.get(header::CONTENT_TYPE).map(|value| header_text(value));
-        set(names::CONTENT_TYPE, content_type.as_deref().unwrap_or_default());
-        set(names::GATEWAY_INTERFACE, "CGI/1.1");
+        set(names::CONTENT_TYPE, &[content_type.as_deref().unwrap_or_default()]);
+        set(names::GATEWAY_INTERFACE, &["CGI/1.1"]);
         if context.https {
-            set(names::HTTPS, "on");
+            set(names::HTTPS, &["on"]);
         }
-        set(names::PATH_INFO, &path_info);
-        set(names::PATH_TRANSLATED, &path_info);
-        set(names::QUERY_STRING, query);
-        set(names::REMOTE_ADDR, &context.remote_addr);
-        set(names::REMOTE_HOST, &context.remote_addr);
-        set(names::REMOTE_USER, "");
-        set(names::REQUEST_METHOD, head.method.as_str());
-        set(names::SCRIPT_NAME, &route.script_name);
-        set(names::SERVER_NAME, authority.name());
-        set(names::SERVER_PORT, port);
-        set(names::SERVER_PROTOCOL, protocol_name(head.version));
-        set(names::SERVER_SOFTWARE, "WAGI/1");
-        set(names::X_FULL_URL, &full_url);
-        set(names::X_MATCHED_ROUTE, &route.pattern);
-        set(names::X_RAW_PATH_INFO, &route.raw_path_info);
+        set(names::PATH_INFO, &[&path_info]);
+        set(names::PATH_TRANSLATED, &[&path_info]);
+        set(names::QUERY_STRING, &[query]);
+        set(names::REMOTE_ADDR, &[&context.remote_addr]);
+        set(names::REMOTE_HOST, &[&context.remote_addr]);
+        set(names::REMOTE_USER, &[""]);
+        set(names::REQUEST_METHOD, &[head.method.as_str()]);
+        set(names::SCRIPT_NAME, &[&route.script_name]);
+        set(names::SERVER_NAME, &[authority.name()]);
+        set(names::SERVER_PORT, &[port]);
+        set(names::SERVER_PROTOCOL, &[protocol_name(head.version)]);
+        set(names::SERVER_SOFTWARE, &["WAGI/1"]);
+        set(names::X_FULL_URL, full_url);
+        set(names::X_MATCHED_ROUTE, &[&route.pattern]);
+        set(names::X_RAW_PATH_INFO, &[&route.raw_path_info]);
 
         let mut var_name = String::with_capacity(64);
         for name in head.headers.keys() {
@@ -192,7 +189,7 @@ impl CgiRequest<'_> {
                 joined_mut.push_str(&header_text(value));
                 joined
             });
-            set(&var_name, &value);
+            set(&var_name, &[&value]);
         }
     }
 }

@@ -26,6 +26,17 @@ impl StringList {
         self.bytes.push(0);
     }
 
+    /// Appends `NAME=value`, the value given in pieces.
+    pub(crate) fn push_var(&mut self, name: &str, value: &[&str]) {
+        self.bytes.reserve(name.len() + value.iter().map(|part| part.len()).sum::<usize>() + 2);
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.push(b'=');
+        for part in value {
+            self.bytes.extend_from_slice(part.as_bytes());
+        }
+        self.bytes.push(0);
+    }
+
     /// The strings, terminators included, as the guest receives them.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -56,8 +67,9 @@ mod tests {
         list.push(&["PATH_INFO", "=", "/a"]);
         list.push(&[""]);
         list.push(&["X=", "b"]);
-        assert_eq!(list.bytes, b"PATH_INFO=/a\0\0X=b\0");
+        list.push_var("Y", &["c", "d"]);
+        assert_eq!(list.bytes, b"PATH_INFO=/a\0\0X=b\0Y=cd\0");
         let strings: Vec<&[u8]> = list.strings().collect();
-        assert_eq!(strings, [&b"PATH_INFO=/a\0"[..], b"\0", b"X=b\0"]);
+        assert_eq!(strings, [&b"PATH_INFO=/a\0"[..], b"\0", b"X=b\0", b"Y=cd\0"]);
     }
 }

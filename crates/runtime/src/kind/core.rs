@@ -41,7 +41,7 @@ impl Core {
         let mut args = StringList::with_capacity(request.raw_path().len() + request.query().map_or(0, str::len) + 8);
         request.for_each_arg(template, |arg| args.push(&[arg]));
         let mut environ = StringList::with_capacity(prepared.static_env.packed_len() + REQUEST_ENVIRON_BYTES);
-        request.for_each_var(&prepared.static_env, |name, value| environ.push(&[name, "=", value]));
+        request.for_each_var(&prepared.static_env, |name, value| environ.push_var(name, value));
         Inputs { args, environ }
     }
 }
