@@ -16,7 +16,7 @@ use crate::kind::{Answer, Core, Kind};
 use crate::output::{OutputCapture, Overflow};
 use crate::prepared::{Prepared, append, create_log};
 use crate::request::Request;
-use crate::run::{Guest, run};
+use crate::run::{Guest, run, store};
 use crate::spec::{HandlerSpec, Limits};
 use crate::state::State;
 use crate::stdout::OutputLimit;
@@ -85,7 +85,7 @@ impl Runtime {
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
         let state = State::new(wasi, Inputs::default(), outbound, None, limits.max_memory, &self.memory_budget);
-        let outcome = match run(&core, state, limits, None).await {
+        let outcome = match run(&core, store(&core, state), limits, None).await {
             Ok(()) if stdout.overflowed() => Err(RunError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -139,9 +139,10 @@ impl Handler {
     fn start<S: Send + 'static>(self: &Arc<Self>, request: Request, slot: S) -> Result<(Guest, Answer), RunError> {
         let handler = Arc::clone(self);
         self.kind.setup(&self.prepared, request, move |state, stderr, output_limit: Option<Arc<OutputLimit>>| {
+            let store = store(&handler.kind, state);
             Box::pin(async move {
                 let limits = &handler.prepared.spec.limits;
-                let outcome = run(&handler.kind, state, limits, handler.observer.as_deref()).await;
+                let outcome = run(&handler.kind, store, limits, handler.observer.as_deref()).await;
                 drop(slot);
                 handler.prepared.log_stderr(&stderr).await;
                 match output_limit {

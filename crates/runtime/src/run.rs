@@ -47,19 +47,24 @@ impl Instantiated<'_> {
     }
 }
 
-/// Instantiates and calls `kind` in a store of its own holding `state`, with a deadline,
-/// yielding to other tasks every epoch.
-pub(crate) async fn run(
-    kind: &impl Call,
-    state: State,
-    limits: &Limits,
-    observer: Option<&dyn Observer>,
-) -> Result<(), RunError> {
+/// A store of its own for one run of `kind`, holding `state`: memory limited, and yielding to
+/// other tasks on every epoch. Made as soon as the state is, so the state is moved once and the
+/// store, a pointer, is what travels.
+pub(crate) fn store(kind: &impl Call, state: State) -> Store<State> {
     let mut store = Store::new(kind.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
+    store
+}
 
+/// Instantiates and calls `kind` in `store` (see [`store`]), stopping it at the deadline.
+pub(crate) async fn run(
+    kind: &impl Call,
+    mut store: Store<State>,
+    limits: &Limits,
+    observer: Option<&dyn Observer>,
+) -> Result<(), RunError> {
     let started = Instant::now();
     let instantiated = Instantiated { observer, started };
     let outcome = {

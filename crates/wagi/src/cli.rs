@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wagi_config::{AllowedHosts, parse_byte_size, parse_duration, parse_env_arg};
-use wagi_loader::{BindleOptions, BindleSource, LoaderOptions, RegistryOptions};
-
-use crate::startup::{ConfigSource, ModuleSettings};
+use wagi_loader::{LoaderOptions, RegistryOptions};
 
 /// WAGI: serve WebAssembly modules as CGI programs.
 #[derive(Debug, Parser)]
@@ -179,44 +177,6 @@ pub(crate) struct SourceArgs {
 
     #[command(flatten)]
     pub(crate) response: ResponseArgs,
-}
-
-/// What the original WAGI used when `-b` came without `--bindle-url` or `--bindle-path`.
-const DEFAULT_BINDLE_URL: &str = "http://localhost:8080/v1";
-
-impl SourceArgs {
-    /// Splits the flags into where the configuration comes from, read again on every reload,
-    /// and what loading its modules takes.
-    pub(crate) fn split(self) -> (ConfigSource, ModuleSettings) {
-        // `--bindle-path`, else `--bindle-url` or its default.
-        let bindle_source = self.bindle.as_ref().map(|_| match self.bindle_path {
-            Some(dir) => BindleSource::Directory(dir),
-            None => BindleSource::Server(self.bindle_url.unwrap_or_else(|| DEFAULT_BINDLE_URL.to_owned())),
-        });
-        let loader = LoaderOptions {
-            bindle: BindleOptions {
-                source: bindle_source.clone(),
-                credentials: self.bindle_http_user.zip(self.bindle_http_password),
-                accept_invalid_certs: self.bindle_insecure,
-            },
-            ..self.registry.loader_options()
-        };
-        let source = ConfigSource {
-            config: self.config,
-            bindle: self.bindle.zip(bindle_source),
-            env_files: self.env_file,
-            env: self.env,
-        };
-        let settings = ModuleSettings {
-            module_cache: self.module_cache,
-            loader,
-            log_dir: self.log_dir,
-            limits: self.limits,
-            outbound: self.outbound,
-            response: self.response,
-        };
-        (source, settings)
-    }
 }
 
 /// How modules are pulled from OCI registries.

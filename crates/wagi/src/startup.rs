@@ -13,14 +13,16 @@ use tokio::task::JoinSet;
 use wagi_config::{
     AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity,
 };
-use wagi_loader::{BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions};
+use wagi_loader::{
+    BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
+};
 use wagi_runtime::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
     ResponseOptions, Runtime, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
-use crate::cli::{LimitArgs, OutboundArgs, ResponseArgs};
+use crate::cli::{LimitArgs, OutboundArgs, ResponseArgs, SourceArgs};
 use crate::total_memory::TotalMemory;
 
 /// A problem in what the user wrote: printed as diagnostics, exit code 2.
@@ -518,5 +520,43 @@ fn default_dir(kind: DirKind) -> PathBuf {
         DirKind::Logs => {
             dirs::state_dir().or_else(dirs::cache_dir).unwrap_or_else(std::env::temp_dir).join("wagi").join("logs")
         }
+    }
+}
+
+/// What the original WAGI used when `-b` came without `--bindle-url` or `--bindle-path`.
+const DEFAULT_BINDLE_URL: &str = "http://localhost:8080/v1";
+
+impl SourceArgs {
+    /// Splits the flags into where the configuration comes from, read again on every reload,
+    /// and what loading its modules takes.
+    pub(crate) fn split(self) -> (ConfigSource, ModuleSettings) {
+        // `--bindle-path`, else `--bindle-url` or its default.
+        let bindle_source = self.bindle.as_ref().map(|_| match self.bindle_path {
+            Some(dir) => BindleSource::Directory(dir),
+            None => BindleSource::Server(self.bindle_url.unwrap_or_else(|| DEFAULT_BINDLE_URL.to_owned())),
+        });
+        let loader = LoaderOptions {
+            bindle: BindleOptions {
+                source: bindle_source.clone(),
+                credentials: self.bindle_http_user.zip(self.bindle_http_password),
+                accept_invalid_certs: self.bindle_insecure,
+            },
+            ..self.registry.loader_options()
+        };
+        let source = ConfigSource {
+            config: self.config,
+            bindle: self.bindle.zip(bindle_source),
+            env_files: self.env_file,
+            env: self.env,
+        };
+        let settings = ModuleSettings {
+            module_cache: self.module_cache,
+            loader,
+            log_dir: self.log_dir,
+            limits: self.limits,
+            outbound: self.outbound,
+            response: self.response,
+        };
+        (source, settings)
     }
 }

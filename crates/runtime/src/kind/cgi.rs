@@ -41,8 +41,11 @@ pub(crate) fn setup(
         RequestBody::Streaming(stream) => builder.stdin(AsyncStdinStream::new(stream.take_reader())),
     };
     prepared.add_volumes(&mut builder)?;
-    let state = prepared.state(builder.build_p1(), packed, &request.head.headers, Some(stdout));
-    let guest = start(state, stderr, Some(output_limit));
+    let guest = start(
+        prepared.state(builder.build_p1(), packed, &request.head.headers, Some(stdout)),
+        stderr,
+        Some(output_limit),
+    );
     Ok((guest, Answer::Cgi(CgiAnswer { output, options: prepared.spec.response })))
 }
 
