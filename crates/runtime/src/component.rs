@@ -23,13 +23,16 @@ pub(crate) fn is_component(wasm: &[u8]) -> bool {
     wasm.starts_with(b"\0asm") && wasm.get(6..8) == Some(&[0x01, 0x00])
 }
 
-/// The linker every component starts from: all of WASI 0.2 that wasmtime-wasi implements, and
-/// `wasi:http`, whose outgoing requests the handler's `allowed_hosts` govern.
+/// The linker every component starts from: all of WASI 0.2 and 0.3 that wasmtime-wasi implements,
+/// and `wasi:http` of both, whose outgoing requests the handler's `allowed_hosts` govern.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
     let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
+    // WASI 0.3 beside 0.2: a 0.3 component built with Rust's std imports both.
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
     Ok(linker)
 }
 

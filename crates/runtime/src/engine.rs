@@ -185,6 +185,8 @@ fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
 fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // WASI 0.3 components: `async` functions, `stream` and `future`.
+    config.wasm_component_model_async(true);
     if pooling {
         let max_memory = usize::try_from(options.max_memory).unwrap_or(usize::MAX);
         let mut pool = PoolingAllocationConfig::default();

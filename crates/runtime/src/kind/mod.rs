@@ -3,9 +3,10 @@
 //!
 //! - [`core`]: a WASI preview 1 core module, run as a CGI program;
 //! - [`command`]: a WASI 0.2 command component, run as a CGI program;
-//! - [`http`]: a `wasi:http` component, which answers HTTP itself.
+//! - [`http`]: a `wasi:http` 0.2 component, which answers HTTP itself;
+//! - [`service`]: a `wasi:http` 0.3 component, which answers HTTP itself.
 //!
-//! The two CGI kinds share [`cgi`]. A kind sets a request up and hands the instance's state to
+//! The two CGI kinds share [`cgi`], the two `wasi:http` kinds [`wasi_http`]. A kind sets a request up and hands the instance's state to
 //! the handler, which makes the guest's run ([`crate::run`]); the kind's [`Answer`] turns what
 //! the guest does into a response. A new kind is a new file here and an arm in each `match`
 //! below.
@@ -14,10 +15,13 @@ mod cgi;
 mod command;
 mod core;
 mod http;
+mod service;
+mod wasi_http;
 
 use std::sync::Arc;
 
 use wasmtime::{Engine, Store};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::body::ResponseBody;
 use crate::engine::{Compiled, Runtime};
@@ -27,7 +31,7 @@ use crate::prepared::Prepared;
 use crate::request::Request;
 use crate::run::{Call, Guest, Instantiated};
 use crate::spec::HandlerSpec;
-use crate::state::State;
+use crate::state::{Body03, State};
 use crate::stdout::OutputLimit;
 
 pub(crate) use self::core::Core;
@@ -37,6 +41,7 @@ pub(crate) enum Kind {
     Core(core::Core),
     Command(command::Command),
     Http(http::Http),
+    Service(service::Service),
 }
 
 /// What a kind hands the handler to start its guest with: the instance's state, what the module
@@ -51,7 +56,8 @@ impl<F: FnOnce(State, OutputCapture, Option<Arc<OutputLimit>>) -> Guest> Start f
 /// How a kind's response comes while its guest runs.
 pub(crate) enum Answer {
     Cgi(cgi::CgiAnswer),
-    Http(http::HttpAnswer),
+    Http(wasi_http::HttpAnswer<HyperOutgoingBody, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>),
+    Service(wasi_http::HttpAnswer<Body03, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>),
 }
 
 impl Kind {
@@ -66,7 +72,9 @@ impl Kind {
                     component,
                     &spec.entrypoint,
                 )?;
-                if http::Http::answers(component, &runtime.engine)? {
+                if service::Service::answers(component, &runtime.engine) {
+                    service::Service::link(pre).map(Self::Service)
+                } else if http::Http::answers(component, &runtime.engine)? {
                     http::Http::link(pre).map(Self::Http)
                 } else {
                     command::Command::link(pre, component, &runtime.engine).map(Self::Command)
@@ -86,6 +94,7 @@ impl Kind {
             Self::Core(_) => cgi::setup(prepared, &request, core::Core::inputs, start),
             Self::Command(_) => cgi::setup(prepared, &request, command::Command::inputs, start),
             Self::Http(_) => http::setup(prepared, request, start),
+            Self::Service(_) => service::setup(prepared, request, start),
         }
     }
 }
@@ -96,6 +105,7 @@ impl Call for Kind {
             Self::Core(kind) => kind.engine(),
             Self::Command(kind) => kind.engine(),
             Self::Http(kind) => kind.engine(),
+            Self::Service(kind) => kind.engine(),
         }
     }
 
@@ -104,6 +114,7 @@ impl Call for Kind {
             Self::Core(kind) => kind.call(store, instantiated).await,
             Self::Command(kind) => kind.call(store, instantiated).await,
             Self::Http(kind) => kind.call(store, instantiated).await,
+            Self::Service(kind) => kind.call(store, instantiated).await,
         }
     }
 }
@@ -114,6 +125,7 @@ impl Answer {
         match self {
             Self::Cgi(answer) => answer.respond(guest).await,
             Self::Http(answer) => answer.respond(guest).await,
+            Self::Service(answer) => answer.respond(guest).await,
         }
     }
 }

@@ -240,3 +240,15 @@ async fn a_wasi_http_component_that_traps_or_loops_before_answering_fails() {
     assert!(matches!(answer(&handler, request("/app/fail", "")).await, Err(RunError::Trap(_))));
     assert!(matches!(answer(&handler, request("/app/loop", "")).await, Err(RunError::Timeout(DEADLINE))));
 }
+
+#[tokio::test]
+async fn a_wasi_http_0_3_component_streams_both_ways_and_a_failure_after_the_start_cuts_the_body() {
+    let runtime = runtime();
+    let handler = handler(&runtime, &example("http_service.wasm"), ResponseOptions::default());
+    let echoed = answer(&handler, request("/app/echo", "the body")).await.expect("answers");
+    assert_eq!((echoed.status, echoed.body.expect("complete")), (StatusCode::OK, "the body".to_owned()));
+    let broken = answer(&handler, request("/app/broken", "")).await.expect("the response starts");
+    assert!(broken.streamed);
+    assert!(matches!(broken.body, Err(RunError::Trap(_))), "{:?}", broken.body);
+    assert!(matches!(answer(&handler, request("/app/loop", "")).await, Err(RunError::Timeout(DEADLINE))));
+}

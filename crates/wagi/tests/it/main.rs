@@ -22,3 +22,4 @@ mod startup;
 mod support;
 mod tls;
 mod wasi_http;
+mod wasi_p3;

@@ -1,0 +1,113 @@
+//! WASI 0.3 `wasi:http` components over real sockets: the `http-service` example (the `wasip3`
+//! crate) that `cargo xtask examples` builds, beside a WAGI module and a WASI 0.2 component, from
+//! a `modules.toml` and from a Spin manifest: bodies streamed both ways, and the deadline.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use crate::examples::{root, skipped};
+use crate::support::{Server, Site, read_response};
+
+/// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
+fn example(name: &str) -> Option<PathBuf> {
+    if skipped().iter().any(|skipped| skipped == "http-service") {
+        return None;
+    }
+    Some(root().join("target/examples").join(name))
+}
+
+/// `modules.toml` with the 0.3 component at `/service/...` (with `extra` lines), the 0.2
+/// `http-component` at `/component/...` and `hello.wat` at `/hello`.
+fn config(extra: &str) -> Option<String> {
+    let service = example("http_service.wasm")?;
+    let component = example("http_component.wasm")?;
+    let hello = root().join("examples/hello.wat");
+    Some(format!(
+        "[[module]]\nroute = \"/service/...\"\nmodule = \"{}\"\n{extra}\n\n\
+         [[module]]\nroute = \"/component/...\"\nmodule = \"{}\"\n\n\
+         [[module]]\nroute = \"/hello\"\nmodule = \"{}\"\n",
+        service.display(),
+        component.display(),
+        hello.display()
+    ))
+}
+
+#[test]
+fn a_wasi_0_3_component_answers_beside_a_wagi_module_and_a_wasi_0_2_component() {
+    let Some(config) = config("") else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+    for path in ["/service/", "/component/", "/hello"] {
+        let response = server.get(path);
+        assert_eq!((response.status, response.text()), (200, "hello from wagi\n".to_owned()), "{path}");
+    }
+}
+
+#[test]
+fn a_wasi_0_3_component_streams_a_large_body_in_and_a_response_in_pieces_out() {
+    let Some(config) = config("") else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+
+    let body: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut request = format!(
+        "POST /service/echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let echoed = server.request(&request);
+    assert_eq!(echoed.status, 200);
+    assert!(echoed.body == body, "the 1 MiB body comes back whole ({} bytes)", echoed.body.len());
+
+    let chunks = server.get("/service/chunks");
+    assert_eq!((chunks.status, chunks.text()), (200, "first\nsecond\n".to_owned()));
+
+    // A component that traps after its response started: the response is cut off, so the client
+    // cannot take it for complete.
+    let mut connection = server.connect();
+    connection.write_all(b"GET /service/broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut raw = Vec::new();
+    let _ = connection.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "a failed stream must not end like a complete one: {text}");
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+#[test]
+fn a_looping_wasi_0_3_component_gets_504_at_its_deadline_while_health_answers() {
+    let Some(config) = config("timeout = \"1s\"") else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+    let looping = {
+        let addr = server.addr;
+        std::thread::spawn(move || {
+            let mut connection = std::net::TcpStream::connect(addr).expect("connect");
+            connection.write_all(b"GET /service/loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+            read_response(&mut connection, false).status
+        })
+    };
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/hello").status, 200);
+    assert_eq!(looping.join().expect("the looping request"), 504);
+    assert_eq!(server.get("/service/").status, 200, "the next request gets a fresh instance");
+}
+
+#[test]
+fn a_spin_manifest_serves_a_wasi_0_3_component() {
+    let Some(service) = example("http_service.wasm") else { return };
+    let site = Site::new();
+    site.write(
+        "spin.toml",
+        format!(
+            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/svc/...\"\ncomponent = \"svc\"\n\n\
+             [component.svc]\nsource = \"{}\"\n",
+            service.display()
+        ),
+    );
+    let server = Server::start_with_config(&site, &site.path("spin.toml"), &[], &[]);
+    let hello = server.get("/svc/");
+    assert_eq!((hello.status, hello.text()), (200, "hello from wagi\n".to_owned()));
+    assert_eq!(server.get("/svc/chunks").text(), "first\nsecond\n");
+}
