@@ -7,10 +7,12 @@
 //! - `echo`: the request body, read and written back piece by piece as it arrives;
 //! - `chunks`: `first` and `second`, each a line, written as two pieces;
 //! - `broken`: `first`, then a trap, so the response must be cut short;
+//! - `fetch?url=URL`: a GET of `URL` through `wasi:http/client`: the peer's status and body, or
+//!   `502` with the error code the host gave;
 //! - `loop`: never answers;
 //! - anything else: `hello from wagi`, what `hello.wat` answers.
 
-use wasip3::http::types::{ErrorCode, Fields, Request, Response};
+use wasip3::http::types::{ErrorCode, Fields, Request, Response, Scheme};
 use wasip3::wit_bindgen::StreamResult;
 use wasip3::{spawn_local, wit_future, wit_stream};
 
@@ -26,6 +28,13 @@ impl wasip3::exports::http::handler::Guest for Service {
         let target = request.get_path_with_query().unwrap_or_default();
         let path = target.split('?').next().unwrap_or_default();
         let last = path.rsplit('/').next().unwrap_or_default().to_owned();
+        if last == "fetch" {
+            let url = target.split_once("?url=").map_or("", |(_, url)| url);
+            return Ok(match get(url).await {
+                Ok((status, body)) => text(status, body),
+                Err(code) => text(502, format!("{code:?}\n").into_bytes()),
+            });
+        }
         let (mut body, body_reader) = wit_stream::new();
         let (trailers, trailers_reader) = wit_future::new(|| Ok(None));
         drop(trailers);
@@ -72,4 +81,39 @@ impl wasip3::exports::http::handler::Guest for Service {
         }
         Ok(response)
     }
+}
+
+/// A response of `status` whose body is `bytes`.
+fn text(status: u16, bytes: Vec<u8>) -> Response {
+    let (mut body, body_reader) = wit_stream::new();
+    let (trailers, trailers_reader) = wit_future::new(|| Ok(None));
+    drop(trailers);
+    let (response, _sent) = Response::new(Fields::new(), Some(body_reader), trailers_reader);
+    let _ = response.set_status_code(status);
+    spawn_local(async move {
+        body.write_all(bytes).await;
+    });
+    response
+}
+
+/// GETs `url` (`http://` or `https://` only): the status and the whole body, or the host's error code.
+async fn get(url: &str) -> Result<(u16, Vec<u8>), ErrorCode> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("https", rest)) => (Scheme::Https, rest),
+        Some(("http", rest)) => (Scheme::Http, rest),
+        _ => return Err(ErrorCode::HttpRequestUriInvalid),
+    };
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+    let (trailers, trailers_reader) = wit_future::new(|| Ok(None));
+    drop(trailers);
+    let (request, _sent) = Request::new(Fields::new(), None, trailers_reader, None);
+    let invalid = |()| ErrorCode::HttpRequestUriInvalid;
+    request.set_scheme(Some(&scheme)).map_err(invalid)?;
+    request.set_authority(Some(authority)).map_err(invalid)?;
+    request.set_path_with_query(Some(path)).map_err(invalid)?;
+    let response = wasip3::http::client::send(request).await?;
+    let status = response.get_status_code();
+    let (_read, read_reader) = wit_future::new(|| Ok(()));
+    let (body, _trailers) = Response::consume_body(response, read_reader);
+    Ok((status, body.collect().await))
 }

@@ -1,11 +1,13 @@
 //! WASI 0.3 `wasi:http` components over real sockets: the `http-service` example (the `wasip3`
 //! crate) that `cargo xtask examples` builds, beside a WAGI module and a WASI 0.2 component, from
-//! a `modules.toml` and from a Spin manifest: bodies streamed both ways, and the deadline.
+//! a `modules.toml` and from a Spin manifest: bodies streamed both ways, the deadline, and outbound
+//! requests to a real peer under `allowed_hosts`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use crate::examples::{root, skipped};
+use crate::peer::Peer;
 use crate::support::{Server, Site, read_response};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
@@ -41,6 +43,16 @@ fn a_wasi_0_3_component_answers_beside_a_wagi_module_and_a_wasi_0_2_component() 
         let response = server.get(path);
         assert_eq!((response.status, response.text()), (200, "hello from wagi\n".to_owned()), "{path}");
     }
+
+    // 400 requests, 16 at a time, each to a fresh instance.
+    let server = &server;
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..16)
+            .map(|_| scope.spawn(move || (0..25).filter(|_| server.get("/service/").status == 200).count()))
+            .collect();
+        let answered: usize = clients.into_iter().map(|client| client.join().expect("a client")).sum();
+        assert_eq!(answered, 400);
+    });
 }
 
 #[test]
@@ -110,4 +122,24 @@ fn a_spin_manifest_serves_a_wasi_0_3_component() {
     let hello = server.get("/svc/");
     assert_eq!((hello.status, hello.text()), (200, "hello from wagi\n".to_owned()));
     assert_eq!(server.get("/svc/chunks").text(), "first\nsecond\n");
+}
+
+#[test]
+fn outbound_requests_of_a_wasi_0_3_component_are_held_to_allowed_hosts() {
+    let peer = Peer::start();
+    let Some(config) = config(&format!("allowed_hosts = [\"http://{}\"]", peer.addr)) else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+
+    let allowed = server.get(&format!("/service/fetch?url={}", peer.url("/echo")));
+    assert_eq!((allowed.status, allowed.text()), (201, "hello from the peer".to_owned()));
+
+    // The same host on another port, and another name for it, are refused before they are sent.
+    let other_port = Peer::start();
+    let name = peer.url("/echo").replace("127.0.0.1", "localhost");
+    for refused in [other_port.url("/echo"), name] {
+        let response = server.get(&format!("/service/fetch?url={refused}"));
+        assert_eq!(response.status, 502, "{refused}: {}", response.text());
+        assert!(response.text().contains("HttpRequestDenied"), "{refused}: {}", response.text());
+    }
 }
