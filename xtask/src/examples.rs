@@ -35,7 +35,7 @@ const TARGET: &str = "wasm32-wasip1";
 /// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
-const WASIP2_ONLY: &[&str] = &["guestbook", "http-component", "http-hello", "http-service"];
+const WASIP2_ONLY: &[&str] = &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -57,7 +57,15 @@ const GUESTS: &[Guest] = &[
         dir: "env-dump",
         component: true,
         build: build_rust_wasip2,
-        also: &["volume-file-wasip2", "guestbook", "http-component", "http-get", "http-hello", "http-service"],
+        also: &[
+            "volume-file-wasip2",
+            "guestbook",
+            "http-component",
+            "http-get",
+            "http-hello",
+            "http-service",
+            "env-dump-wasip3",
+        ],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
     Guest { name: "zig-env", dir: "zig-env", component: false, build: build_zig, also: &[] },
@@ -215,8 +223,9 @@ pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
 /// `env-dump` for wasm32-wasip2: the same program as a WASI 0.2 command component. `volume-file` is built for
 /// wasm32-wasip2 too, as `volume_file_wasip2.wasm`, for the tests of volumes seen by components, and `guestbook` and
 /// `http-component`, which are built for wasm32-wasip2 only, as `guestbook.wasm` and `http_component.wasm`, with
-/// `http-component`'s command `http-get` as `http_get.wasm`, the bench's `http_hello.wasm`, and `http-service`, a
-/// `wasi:http` 0.3 component, as `http_service.wasm`.
+/// `http-component`'s command `http-get` as `http_get.wasm`, the bench's `http_hello.wasm`, and two WASI 0.3
+/// components written with the `wasip3` crate: `http-service`, a `wasi:http` 0.3 component, as `http_service.wasm`,
+/// and `env-dump-wasip3`, `env-dump` as a WASI 0.3 command, as `env_dump_wasip3.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -233,7 +242,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         }
         run(&mut command)
     };
-    build(&["env-dump", "volume-file", "guestbook", "http-component", "http-service"])?;
+    build(&["env-dump", "volume-file", "guestbook", "http-component", "http-service", "env-dump-wasip3"])?;
     // On its own: built together with the others, it would get the `std` feature of `wasip2` they enable.
     build(&["http-hello"])?;
     let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
@@ -243,6 +252,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
     let http_get = module.with_file_name(module_file_name("http-get"));
     let http_hello = module.with_file_name(module_file_name("http-hello"));
     let http_service = module.with_file_name(module_file_name("http-service"));
+    let env_dump_wasip3 = module.with_file_name(module_file_name("env-dump-wasip3"));
     for (package, copied) in [
         ("env-dump", module),
         ("volume-file", &volume_file),
@@ -251,6 +261,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         ("http-get", &http_get),
         ("http_hello", &http_hello),
         ("http_service", &http_service),
+        ("env_dump_wasip3", &env_dump_wasip3),
     ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)

@@ -44,7 +44,7 @@ impl ArtifactCache {
     /// Whether code compiled by `runtime`'s engine for `module_key` is stored here (it may
     /// still turn out unusable when loaded).
     pub fn holds(&self, runtime: &Runtime, module_key: &str) -> bool {
-        self.path_for(&runtime.engine, module_key).is_file()
+        [&runtime.engine, &runtime.concurrent.engine].iter().any(|engine| self.path_for(engine, module_key).is_file())
     }
 
     fn path_for(&self, engine: &Engine, module_key: &str) -> PathBuf {
@@ -63,8 +63,9 @@ impl Runtime {
         module_key: &str,
         cache: &ArtifactCache,
     ) -> Result<(CompiledModule, ArtifactOrigin), Error> {
-        let path = cache.path_for(&self.engine, module_key);
-        match load(&self.engine, &path) {
+        let engine = self.engine_for(wasm);
+        let path = cache.path_for(engine, module_key);
+        match load(engine, &path) {
             Ok(Some(code)) => return Ok((CompiledModule::new(code, wasm), ArtifactOrigin::Cache)),
             Ok(None) => {}
             Err(reason) => tracing::warn!(path = %path.display(), %reason, "recompiling an unusable artifact"),

@@ -23,16 +23,28 @@ pub(crate) fn is_component(wasm: &[u8]) -> bool {
     wasm.starts_with(b"\0asm") && wasm.get(6..8) == Some(&[0x01, 0x00])
 }
 
-/// The linker every component starts from: all of WASI 0.2 and 0.3 that wasmtime-wasi implements,
-/// and `wasi:http` of both, whose outgoing requests the handler's `allowed_hosts` govern.
-pub(crate) fn linker(engine: &Engine) -> Result<Linker<State>, Error> {
+/// The WASI versions a component linker provides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wasi {
+    /// WASI 0.2.
+    V02,
+    /// WASI 0.3 and 0.2, for the engine with the component model's `async`.
+    V03,
+}
+
+/// The linker every component starts from: all of WASI 0.2 (and 0.3, for `Wasi::V03`) that
+/// wasmtime-wasi implements, and `wasi:http`, whose outgoing requests the handler's
+/// `allowed_hosts` govern.
+pub(crate) fn linker(engine: &Engine, wasi: Wasi) -> Result<Linker<State>, Error> {
     let link_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
-    // WASI 0.3 beside 0.2: a 0.3 component built with Rust's std imports both.
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
+    if wasi == Wasi::V03 {
+        // WASI 0.3 beside 0.2: a 0.3 component built with Rust's std imports both.
+        wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
+    }
     Ok(linker)
 }
 
@@ -126,6 +138,21 @@ struct Unprovided;
 
 fn unprovided(import: &str) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the component called `{import}`, which wagi does not provide"))
+}
+
+/// Whether the component imports or exports a WASI 0.3 interface (`@0.3.x`), and so needs the
+/// engine with the component model's `async`.
+pub(crate) fn uses_wasi_03(wasm: &[u8]) -> bool {
+    let is_03 = |name: &str| name.contains("@0.3.");
+    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| match payload {
+        Ok(wasmparser::Payload::ComponentImportSection(section)) => {
+            section.into_iter().flatten().any(|import| is_03(import.name.name))
+        }
+        Ok(wasmparser::Payload::ComponentExportSection(section)) => {
+            section.into_iter().flatten().any(|export| is_03(export.name.name))
+        }
+        _ => false,
+    })
 }
 
 /// How many pool slots one instance of `component` takes: the most of its core instances, its

@@ -1,5 +1,10 @@
-//! The shared wasm engine: configuration for serving (pooled instances, epoch interruption),
+//! The shared wasm engines: configuration for serving (pooled instances, epoch interruption),
 //! compiling modules and preparing handlers.
+//!
+//! There are two: one for core modules and WASI 0.2 components, and one with the component
+//! model's `async` for WASI 0.3 components. Supporting `async` makes every store and every
+//! component call of an engine costlier (about 1k instructions a request for `hello.wat`, 25k
+//! for a `wasi:http` 0.2 hello), so only the components that need it pay for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +15,7 @@ use wagi_outbound_http::{OutboundClient, OutboundLimits};
 use wasmtime::component::Component;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
+use crate::component::Wasi;
 use crate::error::Error;
 use crate::memory_budget::MemoryBudget;
 use crate::state::State;
@@ -84,9 +90,12 @@ impl CompiledModule {
 /// thread; preparing a handler ([`Runtime::prepare`](crate::Runtime::prepare)) resolves imports
 /// once, so a request only instantiates.
 pub struct Runtime {
+    /// Core modules and WASI 0.2 components.
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
     pub(crate) component_linker: wasmtime::component::Linker<State>,
+    /// WASI 0.3 components.
+    pub(crate) concurrent: Concurrent,
     pub(crate) outbound: OutboundClient,
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// Shared by every handler prepared here, across reloads.
@@ -106,6 +115,13 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// The engine of WASI 0.3 components, with the component model's `async`, and its linker. Its
+/// instances are allocated on demand: the pool is the other engine's.
+pub(crate) struct Concurrent {
+    pub(crate) engine: Engine,
+    pub(crate) component_linker: wasmtime::component::Linker<State>,
+}
+
 /// Receives a measurement each time a module is instantiated for a request, e.g. to export
 /// metrics. Called on the request's task, so it must be quick.
 pub trait Observer: Send + Sync + std::fmt::Debug {
@@ -117,24 +133,29 @@ impl Runtime {
     /// Configures the engine. The pooling allocator is tried first; where the address space is
     /// too small for it, instances are allocated on demand instead (logged once).
     pub fn new(options: &EngineOptions) -> Result<Self, Error> {
-        let (engine, pooling) = match Engine::new(&engine_config(options, true)) {
+        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let (engine, pooling) = match Engine::new(&engine_config(options, Allocation::Pooled)) {
             Ok(engine) => (engine, true),
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "pooling allocator unavailable, allocating instances on demand");
-                let engine =
-                    Engine::new(&engine_config(options, false)).map_err(|e| Error::Engine(format!("{e:#}")))?;
-                (engine, false)
+                (Engine::new(&engine_config(options, Allocation::OnDemand)).map_err(engine_error)?, false)
             }
         };
         let mut linker = Linker::new(&engine);
         link_host_functions(&mut linker)?;
-        let component_linker = crate::component::linker(&engine)?;
+        let component_linker = crate::component::linker(&engine, Wasi::V02)?;
+        let concurrent_engine = Engine::new(&engine_config(options, Allocation::Concurrent)).map_err(engine_error)?;
+        let concurrent = Concurrent {
+            component_linker: crate::component::linker(&concurrent_engine, Wasi::V03)?,
+            engine: concurrent_engine,
+        };
         let outbound = OutboundClient::new(options.outbound).map_err(|e| Error::Engine(e.to_string()))?;
-        let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
+        let ticker = EpochTicker::start(vec![engine.clone(), concurrent.engine.clone()], options.epoch_tick);
         Ok(Self {
             engine,
             linker,
             component_linker,
+            concurrent,
             outbound,
             observer: None,
             memory_budget: MemoryBudget::new(options.max_total_memory),
@@ -160,14 +181,34 @@ impl Runtime {
         self.pooling
     }
 
-    /// Compiles binary wasm: a core module, or a component when its header says so.
+    /// Compiles binary wasm: a core module, or a component when its header says so, with the
+    /// engine it needs.
     pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, Error> {
         let compiled = if crate::component::is_component(wasm) {
-            Component::new(&self.engine, wasm).map(Compiled::Component)
+            Component::new(self.engine_for(wasm), wasm).map(Compiled::Component)
         } else {
             Module::new(&self.engine, wasm).map(Compiled::Module)
         };
         compiled.map(|code| CompiledModule::new(code, wasm)).map_err(|e| Error::Compile(format!("{e:#}")))
+    }
+
+    /// The engine `wasm` is compiled with: the concurrent one for a component that imports or
+    /// exports a WASI 0.3 interface.
+    pub(crate) fn engine_for(&self, wasm: &[u8]) -> &Engine {
+        if crate::component::is_component(wasm) && crate::component::uses_wasi_03(wasm) {
+            &self.concurrent.engine
+        } else {
+            &self.engine
+        }
+    }
+
+    /// The component linker of `engine`.
+    pub(crate) fn component_linker(&self, engine: &Engine) -> &wasmtime::component::Linker<State> {
+        if Engine::same(engine, &self.concurrent.engine) {
+            &self.concurrent.component_linker
+        } else {
+            &self.component_linker
+        }
     }
 }
 
@@ -182,12 +223,27 @@ fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
     wagi_outbound_http::add_to_linker(linker, |state: &mut State| &mut state.outbound).map_err(link_error)
 }
 
-fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
+/// How an engine allocates instances, and whether it runs WASI 0.3 components.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Allocation {
+    /// From a pool reserved up front.
+    Pooled,
+    /// As each instance is created.
+    OnDemand,
+    /// As each instance is created, with the component model's `async` (`stream`, `future`,
+    /// `async` functions) for WASI 0.3.
+    Concurrent,
+}
+
+fn engine_config(options: &EngineOptions, allocation: Allocation) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    // WASI 0.3 components: `async` functions, `stream` and `future`.
-    config.wasm_component_model_async(true);
-    if pooling {
+    if allocation == Allocation::Concurrent {
+        config.wasm_component_model_async(true);
+    } else {
+        config.concurrency_support(false);
+    }
+    if allocation == Allocation::Pooled {
         let max_memory = usize::try_from(options.max_memory).unwrap_or(usize::MAX);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(options.max_instances)
@@ -207,7 +263,7 @@ fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
     config
 }
 
-/// A thread that advances the engine's epoch every tick, so running guests yield regularly.
+/// A thread that advances the engines' epochs every tick, so running guests yield regularly.
 #[derive(Debug)]
 struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -215,7 +271,7 @@ struct EpochTicker {
 }
 
 impl EpochTicker {
-    fn start(engine: Engine, tick: Duration) -> Self {
+    fn start(engines: Vec<Engine>, tick: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -223,7 +279,7 @@ impl EpochTicker {
             .spawn(move || {
                 while !thread_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    engine.increment_epoch();
+                    engines.iter().for_each(Engine::increment_epoch);
                 }
             })
             .ok();

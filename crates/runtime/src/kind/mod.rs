@@ -3,8 +3,9 @@
 //!
 //! - [`core`]: a WASI preview 1 core module, run as a CGI program;
 //! - [`command`]: a WASI 0.2 command component, run as a CGI program;
+//! - [`command03`]: a WASI 0.3 command component, run as a CGI program;
 //! - [`http`]: a `wasi:http` 0.2 component, which answers HTTP itself;
-//! - [`service`]: a `wasi:http` 0.3 component, which answers HTTP itself.
+//! - [`http03`]: a `wasi:http` 0.3 component, which answers HTTP itself.
 //!
 //! The two CGI kinds share [`cgi`], the two `wasi:http` kinds [`wasi_http`]. A kind sets a request up and hands the instance's state to
 //! the handler, which makes the guest's run ([`crate::run`]); the kind's [`Answer`] turns what
@@ -13,9 +14,10 @@
 
 mod cgi;
 mod command;
+mod command03;
 mod core;
 mod http;
-mod service;
+mod http03;
 mod wasi_http;
 
 use std::sync::Arc;
@@ -40,8 +42,9 @@ pub(crate) use self::core::Core;
 pub(crate) enum Kind {
     Core(core::Core),
     Command(command::Command),
+    Command03(command03::Command03),
     Http(http::Http),
-    Service(service::Service),
+    Http03(http03::Http03),
 }
 
 /// What a kind hands the handler to start its guest with: the instance's state, what the module
@@ -57,7 +60,7 @@ impl<F: FnOnce(State, OutputCapture, Option<Arc<OutputLimit>>) -> Guest> Start f
 pub(crate) enum Answer {
     Cgi(cgi::CgiAnswer),
     Http(wasi_http::HttpAnswer<HyperOutgoingBody, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>),
-    Service(wasi_http::HttpAnswer<Body03, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>),
+    Http03(wasi_http::HttpAnswer<Body03, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>),
 }
 
 impl Kind {
@@ -66,18 +69,17 @@ impl Kind {
         match code {
             Compiled::Module(module) => core::Core::link(runtime, module, &spec.entrypoint).map(Self::Core),
             Compiled::Component(component) => {
-                let pre = crate::component::instantiate_pre(
-                    &runtime.component_linker,
-                    &runtime.engine,
-                    component,
-                    &spec.entrypoint,
-                )?;
-                if service::Service::answers(component, &runtime.engine) {
-                    service::Service::link(pre).map(Self::Service)
-                } else if http::Http::answers(component, &runtime.engine)? {
+                let engine = component.engine();
+                let linker = runtime.component_linker(engine);
+                let pre = crate::component::instantiate_pre(linker, engine, component, &spec.entrypoint)?;
+                if http03::Http03::answers(component, engine) {
+                    http03::Http03::link(pre).map(Self::Http03)
+                } else if http::Http::answers(component, engine)? {
                     http::Http::link(pre).map(Self::Http)
+                } else if command03::Command03::runs(component, engine) {
+                    command03::Command03::link(pre).map(Self::Command03)
                 } else {
-                    command::Command::link(pre, component, &runtime.engine).map(Self::Command)
+                    command::Command::link(pre, component, engine).map(Self::Command)
                 }
             }
         }
@@ -92,9 +94,9 @@ impl Kind {
     ) -> Result<(Guest, Answer), RunError> {
         match self {
             Self::Core(_) => cgi::setup(prepared, &request, core::Core::inputs, start),
-            Self::Command(_) => cgi::setup(prepared, &request, command::Command::inputs, start),
+            Self::Command(_) | Self::Command03(_) => cgi::setup(prepared, &request, command::Command::inputs, start),
             Self::Http(_) => http::setup(prepared, request, start),
-            Self::Service(_) => service::setup(prepared, request, start),
+            Self::Http03(_) => http03::setup(prepared, request, start),
         }
     }
 }
@@ -104,8 +106,9 @@ impl Call for Kind {
         match self {
             Self::Core(kind) => kind.engine(),
             Self::Command(kind) => kind.engine(),
+            Self::Command03(kind) => kind.engine(),
             Self::Http(kind) => kind.engine(),
-            Self::Service(kind) => kind.engine(),
+            Self::Http03(kind) => kind.engine(),
         }
     }
 
@@ -113,8 +116,9 @@ impl Call for Kind {
         match self {
             Self::Core(kind) => kind.call(store, instantiated).await,
             Self::Command(kind) => kind.call(store, instantiated).await,
+            Self::Command03(kind) => kind.call(store, instantiated).await,
             Self::Http(kind) => kind.call(store, instantiated).await,
-            Self::Service(kind) => kind.call(store, instantiated).await,
+            Self::Http03(kind) => kind.call(store, instantiated).await,
         }
     }
 }
@@ -125,7 +129,7 @@ impl Answer {
         match self {
             Self::Cgi(answer) => answer.respond(guest).await,
             Self::Http(answer) => answer.respond(guest).await,
-            Self::Service(answer) => answer.respond(guest).await,
+            Self::Http03(answer) => answer.respond(guest).await,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::support::{Response, Server, Site};
 /// prints what `env-dump` prints.
 const LANGUAGES: &[(&str, &str, &str)] = &[
     ("env-dump-wasip2", "/env-wasip2", "hello from Rust for wasm32-wasip2"),
+    ("env-dump-wasip3", "/env-wasip3", "hello from Rust for WASI 0.3"),
     ("c-env", "/c", "hello from C"),
     ("zig-env", "/zig", "hello from Zig"),
     ("assemblyscript-env", "/assemblyscript", "hello from AssemblyScript"),
@@ -166,6 +167,9 @@ fn the_examples_answer() {
     }
     if !skipped.iter().any(|s| s == "http-component") {
         expected.push("/http-component/...");
+    }
+    if !skipped.iter().any(|s| s == "http-service") {
+        expected.push("/http-service/...");
     }
     if !skipped.iter().any(|s| s == "js-http") {
         expected.push("/js-http/...");

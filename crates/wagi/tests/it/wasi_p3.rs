@@ -143,3 +143,20 @@ fn outbound_requests_of_a_wasi_0_3_component_are_held_to_allowed_hosts() {
         assert!(response.text().contains("HttpRequestDenied"), "{refused}: {}", response.text());
     }
 }
+
+#[test]
+fn wagi_check_and_pull_accept_wasi_0_3_components() {
+    let Some(config) = config("") else { return };
+    let site = Site::new();
+    let modules_toml = site.write("modules.toml", config);
+    for command in ["check", "pull"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wagi"))
+            .args([command, "-c"])
+            .arg(&modules_toml)
+            .arg("--module-cache")
+            .arg(site.module_cache())
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "wagi {command}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}

@@ -28,11 +28,11 @@ use crate::state::{Body03, ServiceCall, State};
 const HANDLER: &str = "wasi:http/handler@0.3.";
 
 /// A `wasi:http` 0.3 component, linked.
-pub(crate) struct Service {
+pub(crate) struct Http03 {
     pre: ServicePre<State>,
 }
 
-impl Service {
+impl Http03 {
     /// Whether `component` exports `wasi:http/handler@0.3.x`, and so answers HTTP.
     pub(crate) fn answers(component: &Component, engine: &Engine) -> bool {
         component.component_type().exports(engine).any(|(name, _)| name.starts_with(HANDLER))
@@ -44,7 +44,7 @@ impl Service {
     }
 }
 
-impl Call for Service {
+impl Call for Http03 {
     fn engine(&self) -> &Engine {
         self.pre.engine()
     }
@@ -93,7 +93,7 @@ pub(crate) fn setup(prepared: &Prepared, request: Request, start: impl Start) ->
     let (request, _read) = wasmtime_wasi_http::p3::Request::from_http(state.http().hooks, incoming);
     let (respond, set) = oneshot::channel();
     state.service_call = Some(ServiceCall { request, respond });
-    Ok((start(state, stderr, None), Answer::Service(HttpAnswer::new(set))))
+    Ok((start(state, stderr, None), Answer::Http03(HttpAnswer::new(set))))
 }
 
 /// A response body that says when it has ended or been dropped, so the store's loop writing it
