@@ -35,7 +35,8 @@ const TARGET: &str = "wasm32-wasip1";
 /// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
-const WASIP2_ONLY: &[&str] = &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service"];
+const WASIP2_ONLY: &[&str] =
+    &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service", "spin-hello"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -65,6 +66,7 @@ const GUESTS: &[Guest] = &[
             "http-hello",
             "http-service",
             "env-dump-wasip3",
+            "spin-hello",
         ],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
@@ -225,7 +227,8 @@ pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
 /// `http-component`, which are built for wasm32-wasip2 only, as `guestbook.wasm` and `http_component.wasm`, with
 /// `http-component`'s command `http-get` as `http_get.wasm`, the bench's `http_hello.wasm`, and two WASI 0.3
 /// components written with the `wasip3` crate: `http-service`, a `wasi:http` 0.3 component, as `http_service.wasm`,
-/// and `env-dump-wasip3`, `env-dump` as a WASI 0.3 command, as `env_dump_wasip3.wasm`.
+/// and `env-dump-wasip3`, `env-dump` as a WASI 0.3 command, as `env_dump_wasip3.wasm`; and `spin-hello`, spin-sdk
+/// 7's `#[http_service]`, as `spin_hello.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -242,7 +245,15 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         }
         run(&mut command)
     };
-    build(&["env-dump", "volume-file", "guestbook", "http-component", "http-service", "env-dump-wasip3"])?;
+    build(&[
+        "env-dump",
+        "volume-file",
+        "guestbook",
+        "http-component",
+        "http-service",
+        "env-dump-wasip3",
+        "spin-hello",
+    ])?;
     // On its own: built together with the others, it would get the `std` feature of `wasip2` they enable.
     build(&["http-hello"])?;
     let release_dir = root.join(BUILD_DIR).join(TARGET_P2).join("release");
@@ -253,6 +264,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
     let http_hello = module.with_file_name(module_file_name("http-hello"));
     let http_service = module.with_file_name(module_file_name("http-service"));
     let env_dump_wasip3 = module.with_file_name(module_file_name("env-dump-wasip3"));
+    let spin_hello = module.with_file_name(module_file_name("spin-hello"));
     for (package, copied) in [
         ("env-dump", module),
         ("volume-file", &volume_file),
@@ -262,6 +274,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         ("http_hello", &http_hello),
         ("http_service", &http_service),
         ("env_dump_wasip3", &env_dump_wasip3),
+        ("spin_hello", &spin_hello),
     ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)

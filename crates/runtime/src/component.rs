@@ -17,6 +17,10 @@ use crate::state::State;
 const PROVIDED_PACKAGES: &[&str] =
     &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:http", "wasi:io", "wasi:random", "wasi:sockets"];
 
+/// The namespaces of Spin's own interfaces (`spin:key-value`, `fermyon:spin/sqlite`...). A component
+/// that imports one is refused when it is linked.
+const SPIN_PACKAGES: &[&str] = &["spin:", "fermyon:"];
+
 /// Whether `wasm` is a component in the binary format, as opposed to a core module: the two
 /// share the magic number and differ in the layer field that follows the version.
 pub(crate) fn is_component(wasm: &[u8]) -> bool {
@@ -76,6 +80,13 @@ fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> R
         let package = name.split('/').next().unwrap_or(name);
         if PROVIDED_PACKAGES.contains(&package) {
             continue;
+        }
+        // A Spin application's interfaces are its data: a stub that traps would lose requests
+        // later, so the component is refused now.
+        if SPIN_PACKAGES.iter().any(|spin| package.starts_with(spin)) {
+            return Err(Error::Link(format!(
+                "the component imports `{name}`, a Spin interface wagi does not provide yet (key-value stores, SQLite and variables are not supported)"
+            )));
         }
         match import.ty {
             ComponentItem::ComponentInstance(instance) => {

@@ -1,5 +1,6 @@
 //! Spin application manifests: `examples/spin/spin.toml`, a WAGI module and a `wasi:http`
-//! component side by side, served as Spin serves them, and `wagi check` of it.
+//! component side by side, served as Spin serves them, and `wagi check` of it; a spin-sdk 7
+//! application; and the Spin interfaces wagi refuses.
 
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -250,4 +251,50 @@ fn wagi_check_refuses_a_files_destination_that_climbs_out_and_writes_nothing() {
     );
     // From the staging directory `cache/files/.staging-PID/`, the destination is the site's root.
     assert!(!site.path("x.txt").exists(), "staging wrote outside the module cache");
+}
+
+/// A Spin 4 application built with spin-sdk 7 (`#[http_service]`, a WASI 0.3 component) runs
+/// from its own `spin.toml`, unchanged.
+#[test]
+fn a_spin_sdk_7_http_service_runs_from_its_spin_toml() {
+    if skipped().iter().any(|name| name == "spin-hello") {
+        return;
+    }
+    let site = Site::new();
+    let server = Server::start_with_config(&site, &root().join("examples/spin-hello/spin.toml"), &[], &[]);
+    for path in ["/", "/any/path?x=1"] {
+        let response = server.get(path);
+        assert_eq!((response.status, response.text()), (200, "hello from wagi\n".to_owned()), "{path}");
+    }
+}
+
+/// A component that imports one of Spin's own interfaces is refused when it is linked, naming the
+/// interface, instead of failing its requests later.
+#[test]
+fn a_component_importing_a_spin_interface_is_refused_naming_it() {
+    let site = Site::new();
+    site.write(
+        "kv.wat",
+        r#"(component
+  (import "fermyon:spin/key-value@2.0.0" (instance (export "get" (func (param "key" string) (result string)))))
+  (core module $m (func (export "run") (result i32) (i32.const 0)))
+  (core instance $i (instantiate $m))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $r (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $r)))"#,
+    );
+    site.write(
+        "spin.toml",
+        "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"kv\"\n\n[component.kv]\nsource = \"kv.wat\"\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("spin.toml"))
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`fermyon:spin/key-value@2.0.0`, a Spin interface wagi does not provide yet"), "{stderr}");
 }
