@@ -28,6 +28,15 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The module `file` that `cargo xtask examples` built for the example `name`, or `None` when it
+/// skipped that example.
+pub(crate) fn built(name: &str, file: &str) -> Option<PathBuf> {
+    if skipped().iter().any(|skipped| skipped == name) {
+        return None;
+    }
+    Some(root().join("target/examples").join(file))
+}
+
 /// The examples `cargo xtask examples` skipped, after checking that it ran; each is named in a
 /// loud line, and under CI any is a failure.
 pub(crate) fn skipped() -> Vec<String> {

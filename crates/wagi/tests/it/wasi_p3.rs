@@ -6,16 +6,13 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use crate::examples::{root, skipped};
+use crate::examples::{built, root};
 use crate::peer::Peer;
 use crate::support::{Server, Site, read_response};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
-fn example(name: &str) -> Option<PathBuf> {
-    if skipped().iter().any(|skipped| skipped == "http-service") {
-        return None;
-    }
-    Some(root().join("target/examples").join(name))
+fn example(file: &str) -> Option<PathBuf> {
+    built("http-service", file)
 }
 
 /// `modules.toml` with the 0.3 component at `/service/...` (with `extra` lines), the 0.2
