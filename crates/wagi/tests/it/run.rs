@@ -170,3 +170,16 @@ fn a_wasi_http_component_runs_too_and_its_body_comes_back() {
     let failing = wagi_run(&site, &[module, "/fail"]);
     assert_eq!(failing.status.code(), Some(1), "{}", stdout(&failing));
 }
+
+#[test]
+fn a_wasi_0_3_component_runs_too() {
+    let Some(module) = crate::examples::built("http-service", "http_service.wasm") else { return };
+    let site = Site::new();
+    let module = module.to_str().expect("path");
+    let chunks = wagi_run(&site, &["--http", module, "/chunks"]);
+    assert_eq!(chunks.status.code(), Some(0), "{}", String::from_utf8_lossy(&chunks.stderr));
+    let text = stdout(&chunks);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("first\nsecond\n"), "{text}");
+    let broken = wagi_run(&site, &[module, "/broken"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", stdout(&broken));
+}

@@ -1,7 +1,7 @@
 //! WASI 0.3 `wasi:http` components over real sockets: the `http-service` example (the `wasip3`
 //! crate) that `cargo xtask examples` builds, beside a WAGI module and a WASI 0.2 component, from
 //! a `modules.toml` and from a Spin manifest: bodies streamed both ways, the deadline, and outbound
-//! requests to a real peer under `allowed_hosts`.
+//! requests to a real peer under `allowed_hosts`, `max_body`, and HTTP/2 over TLS.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -156,4 +156,29 @@ fn wagi_check_and_pull_accept_wasi_0_3_components() {
             .expect("run");
         assert!(output.status.success(), "wagi {command}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+#[test]
+fn a_wasi_0_3_component_is_held_to_max_body_and_answers_over_http2_and_tls() {
+    let Some(config) = config("max_body = \"1KiB\"") else { return };
+    let site = Site::new();
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    let cert = crate::tls::certificate(&key);
+    let cert_path = site.write("cert.pem", &cert).display().to_string();
+    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
+    site.write("modules.toml", config);
+    let server = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+
+    let answer = crate::tls::https_get(server.addr, &cert, &[b"h2"], "/service/chunks");
+    assert_eq!((answer.version, answer.status), (http::Version::HTTP_2, 200), "{}", answer.body);
+    assert_eq!(answer.body, "first\nsecond\n");
+
+    let plain = Server::start(&site, &[], &[]);
+    let mut request =
+        b"POST /service/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n".to_vec();
+    request.extend_from_slice(&[b'x'; 4096]);
+    assert_eq!(plain.request(&request).status, 413, "over max_body");
+    let within =
+        plain.request(b"POST /service/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    assert_eq!((within.status, within.text()), (200, "ok".to_owned()));
 }
