@@ -4,7 +4,9 @@
 //! Both servers are release builds on loopback, driven by `wrk` (installed with apt when
 //! missing). Each throughput scenario alternates ceiling and wagi for several rounds and prints
 //! medians, so both see the same machine state; wagi's req/s is also given as a ratio to the
-//! ceiling's at the same concurrency. Further scenarios: a Rust guest as a WASI preview 1 module
+//! ceiling's at the same concurrency. The `wasi:http` twins of `hello.wat` take their turns in
+//! the 64-connection rounds, the spin-sdk 7 one (WASI 0.3) with fresh and with reused instances.
+//! Further scenarios: a Rust guest as a WASI preview 1 module
 //! and, alternating with it, the same program as a WASI 0.2 component; the Python example (a
 //! componentize-py component); a 64 KiB POST echo, a 10 MiB streamed response, `/healthz` while
 //! looping modules run, and time to ready for 50 modules and for the Python example, with a cold
@@ -58,9 +60,17 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         let name = format!("hello.wat, {connections} connections");
         let rss = (connections == 512).then(|| RssSampler::start(wagi.pid()));
         // At 64 connections the wasi:http twins of hello.wat take their turns in the same rounds: the
-        // smallest one (`no_std`, importing only what it calls) and one built with std.
+        // smallest one (`no_std`, importing only what it calls), one built with std, and the
+        // spin-sdk 7 one (WASI 0.3) with a fresh instance per request and reusing instances.
         let servers: &[(&Server, &str)] = if connections == 64 {
-            &[(&ceiling, "/hello"), (&wagi, "/hello"), (&wagi, "/wasi-http-hello"), (&wagi, "/wasi-http/hello")]
+            &[
+                (&ceiling, "/hello"),
+                (&wagi, "/hello"),
+                (&wagi, "/wasi-http-hello"),
+                (&wagi, "/wasi-http/hello"),
+                (&wagi, "/spin-hello"),
+                (&wagi, "/spin-hello-reused"),
+            ]
         } else {
             &[(&ceiling, "/hello"), (&wagi, "/hello")]
         };
@@ -71,7 +81,12 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         let ceiling_median = Median::of(&runs[0]);
         report.row(&name, "ceiling", &ceiling_median, None);
         report.row(&name, "wagi", &Median::of(&runs[1]), Some(&ceiling_median));
-        let components = ["hello, wasi:http component (Rust, no_std)", "hello, wasi:http component (Rust, std)"];
+        let components = [
+            "hello, wasi:http component (Rust, no_std)",
+            "hello, wasi:http component (Rust, std)",
+            "hello, spin-sdk 7 component (WASI 0.3), fresh instances",
+            "hello, spin-sdk 7 component (WASI 0.3), instances reused 128 x 16",
+        ];
         for (component, runs) in components.iter().zip(runs.iter().skip(2)) {
             let name = format!("{component}, {connections} connections");
             report.row(&name, "wagi", &Median::of(runs), Some(&ceiling_median));
@@ -177,6 +192,9 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
          [[module]]\nroute = \"/stream\"\nmodule = \"{stream}\"\n\n\
          [[module]]\nroute = \"/wasi-http/...\"\nmodule = \"{wasi_http}\"\n\n\
          [[module]]\nroute = \"/wasi-http-hello\"\nmodule = \"{wasi_http_hello}\"\n\n\
+         [[module]]\nroute = \"/spin-hello\"\nmodule = \"{spin_hello}\"\n\n\
+         [[module]]\nroute = \"/spin-hello-reused\"\nmodule = \"{spin_hello}\"\n\
+         instance_reuse = 128\ninstance_concurrency = 16\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
         stream = root.join("examples/stream.wat").display(),
@@ -186,6 +204,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         echo = module("echo.wasm"),
         wasi_http = module("http_component.wasm"),
         wasi_http_hello = module("http_hello.wasm"),
+        spin_hello = module("spin_hello.wasm"),
     );
     let path = dir.join("modules.toml");
     std::fs::write(&path, config)?;

@@ -1,7 +1,7 @@
 //! Why a CGI program's output is not a response.
 
 /// Why a program's output cannot be sent as an HTTP response (RFC 3875 §6).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutputError {
     /// stdout never contained the empty line that ends the header block.

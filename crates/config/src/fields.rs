@@ -92,6 +92,20 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         number
     }
 
+    /// A count of at least 1.
+    pub(crate) fn optional_count(&mut self, name: &str) -> Option<u32> {
+        let value = self.value(name)?;
+        let count = value.get_ref().as_integer().and_then(|i| u32::from_str_radix(i.as_str(), i.radix()).ok());
+        match count {
+            Some(count) if count >= 1 => Some(count),
+            _ => {
+                let message = format!("`{name}` must be a whole number from 1 to {}", u32::MAX);
+                self.error(value.span().start, message);
+                None
+            }
+        }
+    }
+
     pub(crate) fn optional_duration(&mut self, name: &str) -> Option<Duration> {
         let value = self.value(name)?;
         let text = self.str_of(name, value)?;

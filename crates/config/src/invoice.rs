@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 use crate::digest::Digest;
-use crate::model::{Config, DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, Volume};
+use crate::model::{Config, DEFAULT_ENTRYPOINT, InstanceReuse, ModuleEntry, ModuleLimits, Volume};
 use crate::module_ref::{ModuleRef, Parcel};
 use crate::route::RoutePattern;
 
@@ -190,6 +190,7 @@ impl Invoice {
                 argv: parcel.wagi("argv").map(str::to_owned),
                 environment: Vec::new(),
                 limits: ModuleLimits::default(),
+                reuse: InstanceReuse::default(),
                 files: None,
             });
         }

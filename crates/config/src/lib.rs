@@ -41,7 +41,9 @@ pub use digest::Digest;
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
 pub use inside::{PathEscape, path_inside};
 pub use invoice::{Invoice, WASM_MEDIA_TYPE};
-pub use model::{Config, DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, ParseResult, Volume};
+pub use model::{
+    Config, DEFAULT_ENTRYPOINT, FileMount, Files, InstanceReuse, ModuleEntry, ModuleLimits, ParseResult, Volume,
+};
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference, Parcel};
 pub use route::{RouteError, RouteMatch, RoutePattern};
 pub use units::{UnitError, parse_byte_size, parse_duration};

@@ -49,6 +49,8 @@ pub struct ModuleEntry {
     pub environment: Vec<(String, String)>,
     /// Per-module limits; `None` means the global default.
     pub limits: ModuleLimits,
+    /// How many requests one instance serves; `None` means the global default.
+    pub reuse: InstanceReuse,
 }
 
 /// A directory made visible to a module.
@@ -107,6 +109,16 @@ pub struct ModuleLimits {
     pub max_memory: Option<u64>,
     /// `max_body`: bytes of request body accepted.
     pub max_body: Option<u64>,
+}
+
+/// `instance_reuse` and `instance_concurrency`: how many requests one instance of a `wasi:http`
+/// component serves, in all and at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstanceReuse {
+    /// `instance_reuse`: requests one instance serves before it is dropped.
+    pub requests: Option<u32>,
+    /// `instance_concurrency`: requests one instance serves at once.
+    pub concurrency: Option<u32>,
 }
 
 /// The result of parsing: the configuration plus warnings, or every error found.

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Location, Reporter};
 use crate::fields::{Fields, unknown_field_message};
-use crate::model::{DEFAULT_ENTRYPOINT, ModuleEntry, ModuleLimits, Volume, check_duplicate_routes};
+use crate::model::{DEFAULT_ENTRYPOINT, InstanceReuse, ModuleEntry, ModuleLimits, Volume, check_duplicate_routes};
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
 
@@ -26,6 +26,8 @@ const MODULE_FIELDS: &[&str] = &[
     "timeout",
     "max_memory",
     "max_body",
+    "instance_reuse",
+    "instance_concurrency",
 ];
 /// Keys the original WAGI accepted and ignored; kept working, with a warning.
 const IGNORED_MODULE_FIELDS: &[&str] = &["repository"];
@@ -85,6 +87,10 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         max_memory: fields.optional_size("max_memory"),
         max_body: fields.optional_size("max_body"),
     };
+    let reuse = InstanceReuse {
+        requests: fields.optional_count("instance_reuse"),
+        concurrency: fields.optional_count("instance_concurrency"),
+    };
     let (route, route_location) = route?;
     let (mut module, module_location) = module?;
     if let ModuleRef::Bindle { server, .. } = &mut module {
@@ -110,6 +116,7 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         argv,
         environment,
         limits,
+        reuse,
     })
 }
 

@@ -19,7 +19,9 @@ use crate::diagnostic::{Location, Reporter};
 use crate::digest::Digest;
 use crate::fields::{Fields, unknown_field_message};
 use crate::inside::path_inside;
-use crate::model::{DEFAULT_ENTRYPOINT, FileMount, Files, ModuleEntry, ModuleLimits, check_duplicate_routes};
+use crate::model::{
+    DEFAULT_ENTRYPOINT, FileMount, Files, InstanceReuse, ModuleEntry, ModuleLimits, check_duplicate_routes,
+};
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
 
@@ -302,6 +304,7 @@ fn parse_trigger(
         argv,
         environment: component.environment,
         limits: ModuleLimits::default(),
+        reuse: InstanceReuse::default(),
     })
 }
 

@@ -47,6 +47,15 @@ pub(crate) enum Run {
     Ended(Option<Result<(), RunError>>),
     /// It is still running in this task, which is aborted if the body is dropped first.
     Running(JoinHandle<Result<(), RunError>>),
+    /// It runs in an instance that serves other requests too, which says how it went.
+    Shared(Box<dyn SharedRun>),
+}
+
+/// A request's run in an instance other requests share (see `reuse.rs`): dropping it says the
+/// request is over.
+pub(crate) trait SharedRun: Send + std::fmt::Debug {
+    /// How the request went, asked once its body has ended: an error if its instance failed.
+    fn outcome(&self) -> Result<(), RunError>;
 }
 
 impl Run {
@@ -58,6 +67,7 @@ impl Run {
                 Ok(outcome) => outcome,
                 Err(join) => Err(RunError::Trap(join.to_string())),
             },
+            Self::Shared(run) => run.outcome(),
         };
         *self = Self::Ended(None);
         Poll::Ready(outcome)

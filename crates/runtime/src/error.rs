@@ -5,7 +5,7 @@ use std::time::Duration;
 use wagi_cgi::OutputError;
 
 /// Why one request did not produce a response. The server maps each variant to a status.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
     /// The module's output is not a CGI response.

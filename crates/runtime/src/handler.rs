@@ -16,7 +16,8 @@ use crate::kind::{Answer, Core, Kind};
 use crate::output::{OutputCapture, Overflow};
 use crate::prepared::{Prepared, append, create_log};
 use crate::request::Request;
-use crate::run::{Guest, run, store};
+use crate::reuse::Reused;
+use crate::run::{Call as _, Guest, run, store};
 use crate::spec::{HandlerSpec, Limits};
 use crate::state::State;
 use crate::stdout::OutputLimit;
@@ -24,9 +25,19 @@ use crate::stdout::OutputLimit;
 /// A module ready to answer requests for one route: linked once, instantiated per request.
 pub struct Handler {
     kind: Kind,
-    prepared: Prepared,
+    prepared: Arc<Prepared>,
+    /// The route's reused instances, when it reuses them.
+    reused: Option<Reused>,
     pool_slots: u32,
     observer: Option<Arc<dyn Observer>>,
+}
+
+/// A request as [`Handler::handle`] has begun it.
+enum Begun<R> {
+    /// Set up for a fresh instance.
+    Fresh(Result<(Guest, Answer), RunError>),
+    /// On its way to a reused instance.
+    Reused(R),
 }
 
 impl std::fmt::Debug for Handler {
@@ -61,8 +72,14 @@ impl Runtime {
         }
         let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
         let memory_budget = Arc::clone(&self.memory_budget);
-        let prepared = Prepared { spec, static_env, outbound, memory_budget };
-        Ok(Handler { kind, prepared, pool_slots: module.pool_slots, observer: self.observer.clone() })
+        let prepared = Arc::new(Prepared { spec, static_env, outbound, memory_budget });
+        let reused = match kind.reusable() {
+            Some(pre) if !prepared.spec.reuse.is_fresh() => {
+                Some(Reused::new(pre, kind.engine().clone(), Arc::clone(&prepared), self.observer.clone()))
+            }
+            _ => None,
+        };
+        Ok(Handler { kind, prepared, reused, pool_slots: module.pool_slots, observer: self.observer.clone() })
     }
 
     /// Calls the module's `_routes` export, if it has one, under `limits`, and parses the routes
@@ -85,7 +102,7 @@ impl Runtime {
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
         let state = State::new(wasi, Inputs::default(), outbound, None, limits.max_memory, &self.memory_budget);
-        let outcome = match run(&core, store(&core, state), limits, None).await {
+        let outcome = match run(&core, store(core.engine(), state), limits, None).await {
             Ok(()) if stdout.overflowed() => Err(RunError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,
         };
@@ -118,20 +135,35 @@ impl Handler {
     /// header block is complete (from memory when it ends soon, else streaming the rest of its
     /// stdout, see [`ResponseOptions`](crate::ResponseOptions)), a `wasi:http` component once it
     /// sets its response. `slot` is held until the instance has ended, so a bound on slots
-    /// bounds the instances alive, streamed responses included.
+    /// bounds the instances alive, streamed responses included. A route that reuses instances
+    /// ([`Reuse`](crate::Reuse)) gives the request to one, and holds `slot` until the response
+    /// has ended.
     ///
-    /// The request is set up before the returned future is first polled, so the future holds
-    /// the guest and not the request.
+    /// A fresh instance's request is set up before the returned future is first polled, so the
+    /// future holds the guest and not the request.
     pub fn handle<S: Send + 'static>(
         self: &Arc<Self>,
         request: Request,
         slot: S,
     ) -> impl Future<Output = Result<http::Response<ResponseBody>, RunError>> + Send + use<S> {
-        let started = self.start(request, slot);
+        let begun = match &self.reused {
+            Some(reused) => Begun::Reused(reused.handle(request, slot)),
+            None => Begun::Fresh(self.start(request, slot)),
+        };
         async move {
-            let (guest, answer) = started?;
-            answer.respond(guest).await
+            match begun {
+                Begun::Fresh(started) => {
+                    let (guest, answer) = started?;
+                    answer.respond(guest).await
+                }
+                Begun::Reused(answered) => answered.await,
+            }
         }
+    }
+
+    /// Whether the route reuses instances.
+    pub fn reuses_instances(&self) -> bool {
+        self.reused.is_some()
     }
 
     /// Sets `request` up and makes the guest's run: the instance, then releasing `slot` and
@@ -139,7 +171,7 @@ impl Handler {
     fn start<S: Send + 'static>(self: &Arc<Self>, request: Request, slot: S) -> Result<(Guest, Answer), RunError> {
         let handler = Arc::clone(self);
         self.kind.setup(&self.prepared, request, move |state, stderr, output_limit: Option<Arc<OutputLimit>>| {
-            let store = store(&handler.kind, state);
+            let store = store(handler.kind.engine(), state);
             Box::pin(async move {
                 let limits = &handler.prepared.spec.limits;
                 let outcome = run(&handler.kind, store, limits, handler.observer.as_deref()).await;

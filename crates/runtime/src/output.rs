@@ -40,6 +40,11 @@ impl OutputCapture {
         std::mem::take(&mut *self.lock()).freeze()
     }
 
+    /// Whether nothing was written since the last [`take`](Self::take).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// Whether a write was refused or truncated.
     pub(crate) fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)

@@ -47,11 +47,11 @@ impl Instantiated<'_> {
     }
 }
 
-/// A store of its own for one run of `kind`, holding `state`: memory limited, and yielding to
-/// other tasks on every epoch. Made as soon as the state is, so the state is moved once and the
-/// store, a pointer, is what travels.
-pub(crate) fn store(kind: &impl Call, state: State) -> Store<State> {
-    let mut store = Store::new(kind.engine(), state);
+/// A store of `engine` holding `state`: memory limited, and yielding to other tasks on every
+/// epoch. Made as soon as the state is, so the state is moved once and the store, a pointer, is
+/// what travels.
+pub(crate) fn store(engine: &Engine, state: State) -> Store<State> {
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);

@@ -27,6 +27,8 @@ pub struct HandlerSpec {
     pub response: ResponseOptions,
     /// Where the module's stderr is appended; `None` discards it.
     pub stderr_log: Option<PathBuf>,
+    /// How many requests one instance serves; by default each gets a fresh one.
+    pub reuse: Reuse,
 }
 
 impl HandlerSpec {
@@ -44,7 +46,31 @@ impl HandlerSpec {
             limits: Limits::default(),
             response: ResponseOptions::default(),
             stderr_log: None,
+            reuse: Reuse::default(),
         }
+    }
+}
+
+/// How many requests one instance of a `wasi:http` 0.3 component serves. CGI programs and other
+/// components get a fresh instance for every request whatever this says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    /// Requests one instance serves before it is dropped; 1 gives every request its own.
+    pub requests: u32,
+    /// Requests one instance serves at once.
+    pub concurrency: u32,
+}
+
+impl Reuse {
+    /// Whether every request gets a fresh instance.
+    pub fn is_fresh(&self) -> bool {
+        self.requests <= 1
+    }
+}
+
+impl Default for Reuse {
+    fn default() -> Self {
+        Self { requests: 1, concurrency: 1 }
     }
 }
 

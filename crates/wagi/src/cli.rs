@@ -265,6 +265,14 @@ pub(crate) struct OutboundArgs {
     pub(crate) max_requests: u32,
 }
 
+/// A count of at least 1.
+fn parse_count(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(format!("expected a whole number from 1 to {}", u32::MAX)),
+    }
+}
+
 fn parse_allowed_hosts_arg(text: &str) -> Result<(String, AllowedHosts), String> {
     let (route, hosts) = text.split_once('=').ok_or("expected `ROUTE=HOST[,HOST...]`")?;
     let hosts = AllowedHosts::parse_list(hosts).map_err(|e| e.to_string())?;
@@ -299,6 +307,15 @@ pub(crate) struct LimitArgs {
     /// Instances that may run at once (sizes the instance pool).
     #[arg(long = "max-instances", value_name = "N", default_value_t = 256)]
     pub(crate) max_instances: u32,
+
+    /// Requests one instance of a `wasi:http` 0.3 component serves before it is dropped. 1, the
+    /// default, gives every request a fresh instance; CGI programs always get one.
+    #[arg(long = "instance-reuse", value_name = "N", default_value = "1", value_parser = parse_count)]
+    pub(crate) instance_reuse: u32,
+
+    /// Requests one reused instance serves at once.
+    #[arg(long = "instance-concurrency", value_name = "N", default_value = "1", value_parser = parse_count)]
+    pub(crate) instance_concurrency: u32,
 
     /// Bytes of each pooled memory kept resident between instances and reset with `memset`
     /// instead of being returned to the kernel: faster, at the cost of resident memory.

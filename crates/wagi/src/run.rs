@@ -15,7 +15,8 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use wagi_config::{
-    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Location, ModuleEntry, ModuleLimits, ModuleRef, RoutePattern, Volume,
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, InstanceReuse, Location, ModuleEntry, ModuleLimits, ModuleRef,
+    RoutePattern, Volume,
 };
 use wagi_server::{Metrics, ServerOptions};
 
@@ -109,6 +110,7 @@ fn configuration(args: &RunArgs) -> Result<Config> {
         argv: None,
         environment: Vec::new(),
         limits: ModuleLimits::default(),
+        reuse: InstanceReuse::default(),
         files: None,
     };
     let mut config = Config { source: "wagi run".to_owned(), modules: vec![entry] };

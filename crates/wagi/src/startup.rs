@@ -18,7 +18,7 @@ use wagi_loader::{
 };
 use wagi_runtime::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
-    ResponseOptions, Runtime, VolumeSpec,
+    ResponseOptions, Reuse, Runtime, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
@@ -285,6 +285,10 @@ impl Startup {
                         flush_interval: settings.response.flush_interval,
                     },
                     stderr_log: Some(stderr_log(&log_dir, &pattern)),
+                    reuse: Reuse {
+                        requests: entry.reuse.requests.unwrap_or(limits.instance_reuse),
+                        concurrency: entry.reuse.concurrency.unwrap_or(limits.instance_concurrency),
+                    },
                 };
                 let handler = runtime
                     .prepare(compiled, spec)

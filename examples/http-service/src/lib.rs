@@ -10,7 +10,12 @@
 //! - `fetch?url=URL`: a GET of `URL` through `wasi:http/client`: the peer's status and body, or
 //!   `502` with the error code the host gave;
 //! - `loop`: never answers;
+//! - `count`: how many requests this instance has been given, this one included: always 1 with a
+//!   fresh instance per request, more when the route reuses instances;
+//! - `grow?mib=N`: fills N MiB of memory, then answers with N;
 //! - anything else: `hello from wagi`, what `hello.wat` answers.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use wasip3::http::types::{ErrorCode, Fields, Request, Response, Scheme};
 use wasip3::wit_bindgen::StreamResult;
@@ -23,11 +28,23 @@ struct Service;
 /// Bytes read from the request body at a time.
 const READ: usize = 64 << 10;
 
+/// Requests this instance has been given.
+static GIVEN: AtomicU32 = AtomicU32::new(0);
+
 impl wasip3::exports::http::handler::Guest for Service {
     async fn handle(request: Request) -> Result<Response, ErrorCode> {
         let target = request.get_path_with_query().unwrap_or_default();
         let path = target.split('?').next().unwrap_or_default();
         let last = path.rsplit('/').next().unwrap_or_default().to_owned();
+        let given = GIVEN.fetch_add(1, Ordering::Relaxed) + 1;
+        if last == "count" {
+            return Ok(text(200, format!("{given}\n").into_bytes()));
+        }
+        if last == "grow" {
+            let mib: usize = target.split_once("?mib=").and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
+            let filled = std::hint::black_box(vec![1_u8; mib << 20]);
+            return Ok(text(200, format!("{}\n", filled.len() >> 20).into_bytes()));
+        }
         if last == "fetch" {
             let url = target.split_once("?url=").map_or("", |(_, url)| url);
             return Ok(match get(url).await {

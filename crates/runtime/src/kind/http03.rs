@@ -38,6 +38,11 @@ impl Http03 {
         component.component_type().exports(engine).any(|(name, _)| name.starts_with(HANDLER))
     }
 
+    /// How instances are made for reuse (`reuse.rs`).
+    pub(crate) fn reusable(&self) -> wasmtime_wasi_http::handler::ProxyPre<State> {
+        wasmtime_wasi_http::handler::ProxyPre::P3(self.pre.clone())
+    }
+
     /// Links the component as a `wasi:http` 0.3 handler.
     pub(crate) fn link(pre: InstancePre<State>) -> Result<Self, Error> {
         ServicePre::new(pre).map(|pre| Self { pre }).map_err(|e| Error::Link(format!("{e:#}")))

@@ -18,7 +18,7 @@ mod command03;
 mod core;
 mod http;
 mod http03;
-mod wasi_http;
+pub(crate) mod wasi_http;
 
 use std::sync::Arc;
 
@@ -82,6 +82,15 @@ impl Kind {
                     command::Command::link(pre, component, engine).map(Self::Command)
                 }
             }
+        }
+    }
+
+    /// How a `wasi:http` 0.3 component is instantiated for reuse; `None` for the kinds that get
+    /// a fresh instance for every request.
+    pub(crate) fn reusable(&self) -> Option<wasmtime_wasi_http::handler::ProxyPre<State>> {
+        match self {
+            Self::Http03(kind) => Some(kind.reusable()),
+            Self::Core(_) | Self::Command(_) | Self::Command03(_) | Self::Http(_) => None,
         }
     }
 

@@ -15,6 +15,7 @@ mod outbound;
 mod peer;
 mod registry;
 mod responses;
+mod reuse;
 mod routing;
 mod run;
 mod spin;

@@ -248,6 +248,51 @@ impl Server {
         read_response(&mut connection, raw.starts_with(b"HEAD"))
     }
 
+    /// `GET path` on a connection of its own, answered in a thread: the status, once it comes.
+    pub(crate) fn get_in_background(&self, path: &str) -> std::thread::JoinHandle<u16> {
+        let mut connection = self.connect();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        std::thread::spawn(move || {
+            connection.write_all(request.as_bytes()).expect("send");
+            read_response(&mut connection, false).status
+        })
+    }
+
+    /// Everything sent for `GET path` until the connection closes, for a response that starts
+    /// and is then cut off: checks that it started with `200` and did not end like a complete
+    /// chunked body, so the client cannot take it for complete.
+    pub(crate) fn get_cut_off(&self, path: &str) -> Vec<u8> {
+        let mut connection = self.connect();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        connection.write_all(request.as_bytes()).expect("send");
+        let mut raw = Vec::new();
+        let _ = connection.read_to_end(&mut raw);
+        let start = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
+        assert!(start.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {start}");
+        assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "{path}: a failed stream must not end like a complete one");
+        raw
+    }
+
+    /// `GET path`, `each` times from each of `clients` threads at once: how many answers were
+    /// `200` with `body`.
+    pub(crate) fn get_concurrently(&self, path: &str, clients: usize, each: usize, body: &str) -> usize {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..clients)
+                .map(|_| {
+                    scope.spawn(move || {
+                        (0..each)
+                            .filter(|_| {
+                                let response = self.get(path);
+                                response.status == 200 && response.body == body.as_bytes()
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|thread| thread.join().expect("a client")).sum()
+        })
+    }
+
     pub(crate) fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");

@@ -3,12 +3,11 @@
 //! a `modules.toml` and from a Spin manifest: bodies streamed both ways, the deadline, and outbound
 //! requests to a real peer under `allowed_hosts`, `max_body`, and HTTP/2 over TLS.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use crate::examples::{built, root};
 use crate::peer::Peer;
-use crate::support::{Server, Site, read_response};
+use crate::support::{Server, Site};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
 fn example(file: &str) -> Option<PathBuf> {
@@ -42,14 +41,7 @@ fn a_wasi_0_3_component_answers_beside_a_wagi_module_and_a_wasi_0_2_component() 
     }
 
     // 400 requests, 16 at a time, each to a fresh instance.
-    let server = &server;
-    std::thread::scope(|scope| {
-        let clients: Vec<_> = (0..16)
-            .map(|_| scope.spawn(move || (0..25).filter(|_| server.get("/service/").status == 200).count()))
-            .collect();
-        let answered: usize = clients.into_iter().map(|client| client.join().expect("a client")).sum();
-        assert_eq!(answered, 400);
-    });
+    assert_eq!(server.get_concurrently("/service/", 16, 25, "hello from wagi\n"), 400);
 }
 
 #[test]
@@ -74,13 +66,7 @@ fn a_wasi_0_3_component_streams_a_large_body_in_and_a_response_in_pieces_out() {
 
     // A component that traps after its response started: the response is cut off, so the client
     // cannot take it for complete.
-    let mut connection = server.connect();
-    connection.write_all(b"GET /service/broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-    let mut raw = Vec::new();
-    let _ = connection.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "a failed stream must not end like a complete one: {text}");
+    server.get_cut_off("/service/broken");
     assert_eq!(server.get("/healthz").status, 200);
 }
 
@@ -89,14 +75,7 @@ fn a_looping_wasi_0_3_component_gets_504_at_its_deadline_while_health_answers() 
     let Some(config) = config("timeout = \"1s\"") else { return };
     let site = Site::new();
     let server = site.serve(&config, &[]);
-    let looping = {
-        let addr = server.addr;
-        std::thread::spawn(move || {
-            let mut connection = std::net::TcpStream::connect(addr).expect("connect");
-            connection.write_all(b"GET /service/loop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-            read_response(&mut connection, false).status
-        })
-    };
+    let looping = server.get_in_background("/service/loop");
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.get("/hello").status, 200);
     assert_eq!(looping.join().expect("the looping request"), 504);
