@@ -1,4 +1,4 @@
-//! The three kinds of handler, run with no server: core modules and command components as CGI
+//! The kinds of handler, run with no server: core modules and command components as CGI
 //! programs, and `wasi:http` components. Each gets its request, streams its output, and fails
 //! at a trap or at its deadline with the error that says so.
 //!
@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use wagi_runtime::{
-    EngineOptions, Handler, HandlerSpec, Limits, MatchedRoute, Request, RequestContext, ResponseBody, ResponseOptions,
-    RunError, Runtime, ServerAuthority,
+    EngineOptions, Handler, HandlerSpec, Limits, MatchedRoute, Request, RequestBody, RequestContext, ResponseBody,
+    ResponseOptions, Reuse, RunError, Runtime, ServerAuthority,
 };
 
 /// Every test ends well within this.
@@ -251,4 +251,38 @@ async fn a_wasi_http_0_3_component_streams_both_ways_and_a_failure_after_the_sta
     assert!(broken.streamed);
     assert!(matches!(broken.body, Err(RunError::Trap(_))), "{:?}", broken.body);
     assert!(matches!(answer(&handler, request("/app/loop", "")).await, Err(RunError::Timeout(DEADLINE))));
+}
+
+#[tokio::test]
+async fn a_reused_wasi_http_0_3_instance_that_traps_cuts_off_every_request_it_serves() {
+    let runtime = runtime();
+    let module = runtime.compile(&example("http_service.wasm")).expect("compiles");
+    let spec = HandlerSpec {
+        limits: Limits { timeout: BOUND, ..Limits::default() },
+        reuse: Reuse { requests: 100, concurrency: 16 },
+        ..HandlerSpec::new("test")
+    };
+    let handler = Arc::new(runtime.prepare(&module, spec).expect("links"));
+
+    // An echo whose request body is still arriving: its response has started, and its instance
+    // waits for the rest of the body.
+    let (sender, body) = RequestBody::streaming(12);
+    let echo = Request { body, ..request("/app/echo", "") };
+    sender.send(Ok(Bytes::from_static(b"first "))).await.expect("the echo reads its body");
+    let echo = tokio::time::timeout(BOUND, handler.handle(echo, ())).await.expect("in time").expect("starts");
+    let mut echo = echo.into_body();
+    let first = tokio::time::timeout(BOUND, echo.frame()).await.expect("in time").expect("a frame");
+    assert_eq!(first.expect("data").into_data().expect("data"), "first ");
+
+    // The same instance takes the next requests meanwhile.
+    let count = answer(&handler, request("/app/count", "")).await.expect("answers");
+    assert_eq!(count.body.expect("complete"), "2\n");
+    let broken = answer(&handler, request("/app/broken", "")).await.expect("the response starts");
+    assert!(matches!(broken.body, Err(RunError::Trap(_))), "{:?}", broken.body);
+
+    // Its trap took the instance, and the echo it was still serving is cut off too.
+    let rest = tokio::time::timeout(BOUND, echo.collect()).await.expect("the echo ends in time");
+    assert!(matches!(rest, Err(RunError::Trap(_))), "{rest:?}");
+    let count = answer(&handler, request("/app/count", "")).await.expect("answers");
+    assert_eq!(count.body.expect("complete"), "1\n", "the next request gets a new instance");
 }
