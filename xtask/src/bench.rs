@@ -1,5 +1,7 @@
-//! `cargo xtask bench [--rounds N] [--seconds S]`: measures wagi side by side with the ceiling, a
-//! minimal hyper server (`crates/ceiling`) answering what `hello.wat` answers, in one run.
+//! `cargo xtask bench [--rounds N] [--seconds S] [--peers]`: measures wagi side by side with the
+//! ceiling, a minimal hyper server (`crates/ceiling`) answering what `hello.wat` answers, in one
+//! run. With `--peers`, `wasmtime serve` (wasmtime-cli 48, installed into `target/peers` the first
+//! time, which takes about 20 minutes) serves the spin-sdk 7 hello in the same rounds as wagi.
 //!
 //! Both servers are release builds on loopback, driven by `wrk` (installed with apt when
 //! missing). Each throughput scenario alternates ceiling and wagi for several rounds and prints
@@ -39,7 +41,12 @@ const LOOP_WAT: &str = r#"(module (memory (export "memory") 1) (func (export "_s
 struct Options {
     rounds: usize,
     seconds: u32,
+    /// Whether `wasmtime serve` takes its turns too.
+    peers: bool,
 }
+
+/// The `wasmtime serve` that `--peers` measures.
+const WASMTIME_CLI: &str = "48.0.8";
 
 pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     let options = parse_args(args)?;
@@ -47,6 +54,7 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     examples::build()?;
     run(cargo().current_dir(&root).args(["build", "--release", "-p", "wagi", "-p", "wagi-ceiling"]))?;
     ensure_wrk()?;
+    let wasmtime = if options.peers { Some(install_wasmtime(&root)?) } else { None };
     let release = root.join("target/release");
     let site = tempfile::tempdir().context("cannot create a scratch directory")?;
     let config = write_site(&root, site.path())?;
@@ -55,6 +63,10 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
     let ceiling = Server::start(Command::new(release.join("wagi-ceiling")).arg("127.0.0.1:0"))?;
     let wagi = Server::start(&mut wagi_command(&release, &config, site.path(), "cache"))?;
     let idle_rss = rss_kib(wagi.pid())?;
+    let peer = match &wasmtime {
+        Some(wasmtime) => Some(Server::start_wasmtime(wasmtime, &root.join("target/examples/spin_hello.wasm"))?),
+        None => None,
+    };
 
     for connections in [1, 64, 512] {
         let name = format!("hello.wat, {connections} connections");
@@ -62,18 +74,16 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         // At 64 connections the wasi:http twins of hello.wat take their turns in the same rounds: the
         // smallest one (`no_std`, importing only what it calls), one built with std, and the
         // spin-sdk 7 one (WASI 0.3) with a fresh instance per request and reusing instances.
-        let servers: &[(&Server, &str)] = if connections == 64 {
-            &[
-                (&ceiling, "/hello"),
-                (&wagi, "/hello"),
+        let mut servers: Vec<(&Server, &str)> = vec![(&ceiling, "/hello"), (&wagi, "/hello")];
+        if connections == 64 {
+            servers.extend([
                 (&wagi, "/wasi-http-hello"),
                 (&wagi, "/wasi-http/hello"),
                 (&wagi, "/spin-hello"),
                 (&wagi, "/spin-hello-reused"),
-            ]
-        } else {
-            &[(&ceiling, "/hello"), (&wagi, "/hello")]
-        };
+            ]);
+            servers.extend(peer.as_ref().map(|peer| (peer, "/")));
+        }
         let runs = in_turn(&options, servers.len(), |turn| {
             let (server, path) = servers[turn];
             wrk(server, path, connections, options.seconds, None)
@@ -90,6 +100,17 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
         for (component, runs) in components.iter().zip(runs.iter().skip(2)) {
             let name = format!("{component}, {connections} connections");
             report.row(&name, "wagi", &Median::of(runs), Some(&ceiling_median));
+        }
+        if let Some(peer_runs) = runs.get(6) {
+            let peer = Median::of(peer_runs);
+            let name = format!("hello, spin-sdk 7 component (WASI 0.3), its defaults, {connections} connections");
+            report.row(&name, "wasmtime serve", &peer, Some(&ceiling_median));
+            let (fresh, reused) = (Median::of(&runs[4]), Median::of(&runs[5]));
+            report.note(format!(
+                "spin-sdk 7 hello: wagi with fresh instances {:.2}x, with instances reused 128 x 16 {:.2}x the req/s of `wasmtime serve` {WASMTIME_CLI}, in the same rounds",
+                fresh.0.requests_per_second / peer.0.requests_per_second,
+                reused.0.requests_per_second / peer.0.requests_per_second
+            ));
         }
         if let Some(rss) = rss {
             let peak = rss.stop();
@@ -154,14 +175,18 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
 }
 
 fn parse_args(args: &[OsString]) -> anyhow::Result<Options> {
-    let mut options = Options { rounds: 3, seconds: 5 };
+    let mut options = Options { rounds: 3, seconds: 5, peers: false };
     let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = args.next() {
+        if arg == "--peers" {
+            options.peers = true;
+            continue;
+        }
         let value = args.next().with_context(|| format!("`{arg}` needs a value"))?;
         match arg.as_str() {
             "--rounds" => options.rounds = value.parse().context("--rounds takes a number")?,
             "--seconds" => options.seconds = value.parse().context("--seconds takes a number")?,
-            other => bail!("unknown argument `{other}`; usage: cargo xtask bench [--rounds N] [--seconds S]"),
+            other => bail!("unknown argument `{other}`; usage: cargo xtask bench [--rounds N] [--seconds S] [--peers]"),
         }
     }
     if options.rounds == 0 || options.seconds == 0 {
@@ -177,6 +202,21 @@ fn ensure_wrk() -> anyhow::Result<()> {
     println!("wrk is not installed; installing it with apt-get (the Debian package `wrk`)");
     run(Command::new("apt-get").args(["install", "-y", "wrk"]))
         .context("cannot install wrk; install it (Debian/Ubuntu: `apt-get install wrk`) and run again")
+}
+
+/// The `wasmtime` of wasmtime-cli [`WASMTIME_CLI`], installed into `target/peers` unless it is
+/// there already.
+fn install_wasmtime(root: &Path) -> anyhow::Result<PathBuf> {
+    let peers = root.join("target/peers");
+    let wasmtime = peers.join("bin/wasmtime");
+    let installed = Command::new(&wasmtime).arg("--version").output().ok();
+    if installed.is_some_and(|out| String::from_utf8_lossy(&out.stdout).contains(WASMTIME_CLI)) {
+        return Ok(wasmtime);
+    }
+    println!("installing wasmtime-cli {WASMTIME_CLI} into {} (about 20 minutes)", peers.display());
+    run(cargo().args(["install", "wasmtime-cli", "--version", WASMTIME_CLI, "--locked", "--root"]).arg(&peers))
+        .context("cannot install wasmtime-cli")?;
+    Ok(wasmtime)
 }
 
 /// The bench's modules.toml and modules; returns the config path.
@@ -252,6 +292,29 @@ impl Server {
             bail!("the server exited before it was ready: {:?}", child.wait());
         };
         Ok(Self { child, addr: addr.parse().context("listening address")?, ready_after })
+    }
+
+    /// Starts `wasmtime serve` on `component` with its defaults (which reuse WASI 0.3 instances)
+    /// and WASI's CLI interfaces, on a free loopback port, and waits until it accepts connections.
+    fn start_wasmtime(wasmtime: &Path, component: &Path) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let mut child = Command::new(wasmtime)
+            .args(["serve", "-S", "cli", "--addr"])
+            .arg(addr.to_string())
+            .arg(component)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start wasmtime serve")?;
+        while TcpStream::connect_timeout(&addr, IO_TIMEOUT).is_err() {
+            if started.elapsed() > IO_TIMEOUT || child.try_wait()?.is_some() {
+                let _ = child.kill();
+                bail!("wasmtime serve did not start listening on {addr}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Self { child, addr, ready_after: started.elapsed() })
     }
 
     fn pid(&self) -> u32 {

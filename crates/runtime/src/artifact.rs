@@ -55,22 +55,23 @@ impl ArtifactCache {
 }
 
 impl Runtime {
-    /// Compiles `wasm`, or loads the code compiled for it earlier from `cache`. `module_key`
-    /// names the module's content (its digest).
+    /// Compiles `wasm` (see [`Runtime::compile`]), or loads the code compiled for it earlier
+    /// from `cache`. `module_key` names the module's content (its digest).
     pub fn compile_cached(
         &self,
         wasm: &[u8],
         module_key: &str,
         cache: &ArtifactCache,
+        reused: bool,
     ) -> Result<(CompiledModule, ArtifactOrigin), Error> {
-        let engine = self.engine_for(wasm);
+        let engine = self.engine_for(wasm, reused);
         let path = cache.path_for(engine, module_key);
         match load(engine, &path) {
             Ok(Some(code)) => return Ok((CompiledModule::new(code, wasm), ArtifactOrigin::Cache)),
             Ok(None) => {}
             Err(reason) => tracing::warn!(path = %path.display(), %reason, "recompiling an unusable artifact"),
         }
-        let module = self.compile(wasm)?;
+        let module = self.compile(wasm, reused)?;
         let serialized = match &module.code {
             Compiled::Module(module) => module.serialize(),
             Compiled::Component(component) => component.serialize(),
@@ -144,7 +145,7 @@ mod tests {
         let cache = ArtifactCache::new(dir.path());
         let runtime = runtime();
         let wasm = wat::parse_str(WAT).expect("valid WAT");
-        let origin = |runtime: &Runtime| runtime.compile_cached(&wasm, "key", &cache).expect("compiles").1;
+        let origin = |runtime: &Runtime| runtime.compile_cached(&wasm, "key", &cache, false).expect("compiles").1;
 
         assert_eq!(origin(&runtime), ArtifactOrigin::Compiled);
         assert_eq!(origin(&runtime), ArtifactOrigin::Cache);

@@ -151,17 +151,23 @@ fn unprovided(import: &str) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the component called `{import}`, which wagi does not provide"))
 }
 
-/// Whether the component imports or exports a WASI 0.3 interface (`@0.3.x`), and so needs the
-/// engine with the component model's `async`.
-pub(crate) fn uses_wasi_03(wasm: &[u8]) -> bool {
+/// The export of a `wasi:http` 0.2 component, without its patch version: any `0.2.x` is served.
+pub(crate) const INCOMING_HANDLER_02: &str = "wasi:http/incoming-handler@0.2.";
+
+/// Whether the component needs the engine with the component model's `async`: it imports or
+/// exports a WASI 0.3 interface (`@0.3.x`), or it is a `wasi:http` 0.2 component whose instances
+/// are `reused`, which wasmtime-wasi-http's dispatcher calls through that engine's concurrent
+/// calls.
+pub(crate) fn needs_concurrency(wasm: &[u8], reused: bool) -> bool {
     let is_03 = |name: &str| name.contains("@0.3.");
     wasmparser::Parser::new(0).parse_all(wasm).any(|payload| match payload {
         Ok(wasmparser::Payload::ComponentImportSection(section)) => {
             section.into_iter().flatten().any(|import| is_03(import.name.name))
         }
-        Ok(wasmparser::Payload::ComponentExportSection(section)) => {
-            section.into_iter().flatten().any(|export| is_03(export.name.name))
-        }
+        Ok(wasmparser::Payload::ComponentExportSection(section)) => section
+            .into_iter()
+            .flatten()
+            .any(|export| is_03(export.name.name) || (reused && export.name.name.starts_with(INCOMING_HANDLER_02))),
         _ => false,
     })
 }

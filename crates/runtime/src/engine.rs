@@ -182,10 +182,12 @@ impl Runtime {
     }
 
     /// Compiles binary wasm: a core module, or a component when its header says so, with the
-    /// engine it needs.
-    pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, Error> {
+    /// engine it needs. `reused` says whether a route will reuse its instances
+    /// ([`Reuse`](crate::Reuse)), which a `wasi:http` 0.2 component needs the concurrent engine
+    /// for.
+    pub fn compile(&self, wasm: &[u8], reused: bool) -> Result<CompiledModule, Error> {
         let compiled = if crate::component::is_component(wasm) {
-            Component::new(self.engine_for(wasm), wasm).map(Compiled::Component)
+            Component::new(self.engine_for(wasm, reused), wasm).map(Compiled::Component)
         } else {
             Module::new(&self.engine, wasm).map(Compiled::Module)
         };
@@ -193,22 +195,23 @@ impl Runtime {
     }
 
     /// The engine `wasm` is compiled with: the concurrent one for a component that imports or
-    /// exports a WASI 0.3 interface.
-    pub(crate) fn engine_for(&self, wasm: &[u8]) -> &Engine {
-        if crate::component::is_component(wasm) && crate::component::uses_wasi_03(wasm) {
+    /// exports a WASI 0.3 interface, or a `wasi:http` 0.2 component to be `reused`.
+    pub(crate) fn engine_for(&self, wasm: &[u8], reused: bool) -> &Engine {
+        if crate::component::is_component(wasm) && crate::component::needs_concurrency(wasm, reused) {
             &self.concurrent.engine
         } else {
             &self.engine
         }
     }
 
+    /// Whether `engine` is the one with concurrent calls (the component model's `async`).
+    pub(crate) fn is_concurrent(&self, engine: &Engine) -> bool {
+        Engine::same(engine, &self.concurrent.engine)
+    }
+
     /// The component linker of `engine`.
     pub(crate) fn component_linker(&self, engine: &Engine) -> &wasmtime::component::Linker<State> {
-        if Engine::same(engine, &self.concurrent.engine) {
-            &self.concurrent.component_linker
-        } else {
-            &self.component_linker
-        }
+        if self.is_concurrent(engine) { &self.concurrent.component_linker } else { &self.component_linker }
     }
 }
 

@@ -35,7 +35,7 @@
 //!         (i32.store (i32.const 4) (i32.const 32))
 //!         (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
 //! )?;
-//! let handler = Arc::new(runtime.prepare(&runtime.compile(&wasm)?, HandlerSpec::new("hello"))?);
+//! let handler = Arc::new(runtime.prepare(&runtime.compile(&wasm, false)?, HandlerSpec::new("hello"))?);
 //!
 //! let (head, ()) = http::Request::get("/hello").body(())?.into_parts();
 //! let context = RequestContext {

@@ -1,7 +1,9 @@
-//! Instance reuse, for `wasi:http` 0.3 components whose route asks for it ([`Reuse`]): one
-//! instance serves up to `requests` requests, `concurrency` of them at once, before it is
-//! dropped. wasmtime-wasi-http's `ProxyHandler` hands requests to instances and starts new ones;
-//! this file says when an instance takes a request and when it must go.
+//! Instance reuse, for `wasi:http` components whose route asks for it ([`Reuse`]): one instance
+//! serves up to `requests` requests before it is dropped, a 0.3 one up to `concurrency` of them
+//! at once, a 0.2 one one after the other. wasmtime-wasi-http's `ProxyHandler` hands requests to
+//! instances and starts new ones (through the engine with concurrent calls, which is why a 0.2
+//! component to be reused is compiled for it); this file says when an instance takes a request
+//! and when it must go.
 //!
 //! What reuse keeps per request and what it shares:
 //! - each request keeps its deadline, which covers its response body too: when one passes, the
@@ -37,6 +39,7 @@ use wasmtime_wasi_http::handler::{
     ExpirationError, HandlerState, Instance, InstantiationError, ProxyHandler, ProxyPre, ShouldAccept,
     TrapOrPanicError, WorkerExpiration, WorkerState, WorkerStatus,
 };
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as ErrorCode02;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
 use crate::body::{ResponseBody, Run, SharedRun};
@@ -109,6 +112,11 @@ impl Reused {
 /// Why a request to a reused instance got no response: when its instance failed, how, which
 /// the instance says as soon as it has been dropped.
 async fn failure(error: &wasmtime::Error, place: Option<&Place>, deadline: Instant, timeout: Duration) -> RunError {
+    // An instance past a deadline says so before it goes; a 0.2 request it was serving may get
+    // "no response" first.
+    if let Some(failed) = place.and_then(|place| place.life.failed.borrow().clone()) {
+        return failed;
+    }
     if let Some(place) = place
         && error.is::<TrapOrPanicError>()
     {
@@ -126,6 +134,9 @@ async fn failure(error: &wasmtime::Error, place: Option<&Place>, deadline: Insta
         return RunError::Timeout(timeout);
     }
     if let Some(code) = error.downcast_ref::<ErrorCode>() {
+        return RunError::ErrorResponse(format!("{code:?}"));
+    }
+    if let Some(code) = error.downcast_ref::<ErrorCode02>() {
         return RunError::ErrorResponse(format!("{code:?}"));
     }
     RunError::Trap(format!("{error:#}"))

@@ -51,13 +51,13 @@ impl HandlerSpec {
     }
 }
 
-/// How many requests one instance of a `wasi:http` 0.3 component serves. CGI programs and other
-/// components get a fresh instance for every request whatever this says.
+/// How many requests one instance of a `wasi:http` component serves. CGI programs get a fresh
+/// instance for every request whatever this says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reuse {
     /// Requests one instance serves before it is dropped; 1 gives every request its own.
     pub requests: u32,
-    /// Requests one instance serves at once.
+    /// Requests one instance serves at once; a WASI 0.2 instance serves one at a time.
     pub concurrency: u32,
 }
 

@@ -308,12 +308,12 @@ pub(crate) struct LimitArgs {
     #[arg(long = "max-instances", value_name = "N", default_value_t = 256)]
     pub(crate) max_instances: u32,
 
-    /// Requests one instance of a `wasi:http` 0.3 component serves before it is dropped. 1, the
+    /// Requests one instance of a `wasi:http` component serves before it is dropped. 1, the
     /// default, gives every request a fresh instance; CGI programs always get one.
     #[arg(long = "instance-reuse", value_name = "N", default_value = "1", value_parser = parse_count)]
     pub(crate) instance_reuse: u32,
 
-    /// Requests one reused instance serves at once.
+    /// Requests one reused instance of a WASI 0.3 component serves at once.
     #[arg(long = "instance-concurrency", value_name = "N", default_value = "1", value_parser = parse_count)]
     pub(crate) instance_concurrency: u32,
 

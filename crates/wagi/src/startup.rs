@@ -180,7 +180,9 @@ impl Startup {
     pub(crate) async fn pull(&self, config: &Config, progress: bool) -> Result<Vec<(String, Digest, &'static str)>> {
         let modules = load_modules(&self.loader, config, &self.metrics).await?;
         let names: Vec<String> = config.modules.iter().map(module_name).collect();
-        let compiled = compile_all(&self.runtime, &modules, &names, &self.artifacts, &self.metrics, progress).await?;
+        let reused = reused_entries(config, &self.settings.limits);
+        let compiled =
+            compile_all(&self.runtime, &modules, &names, &reused, &self.artifacts, &self.metrics, progress).await?;
         let mut pulled: Vec<_> =
             compiled.into_iter().map(|(digest, (name, _, origin))| (name, digest, origin_name(origin))).collect();
         pulled.sort();
@@ -227,7 +229,8 @@ impl Startup {
         let limits = &settings.limits;
         let overrides = allowed_hosts_overrides(&settings.outbound, &config)?;
         let names: Vec<String> = config.modules.iter().map(module_name).collect();
-        let compiled = compile_all(runtime, &modules, &names, &self.artifacts, &self.metrics, false).await?;
+        let reused = reused_entries(&config, limits);
+        let compiled = compile_all(runtime, &modules, &names, &reused, &self.artifacts, &self.metrics, false).await?;
         check_component_entries(&config, &modules, &compiled)?;
 
         let log_dir = settings.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
@@ -285,10 +288,7 @@ impl Startup {
                         flush_interval: settings.response.flush_interval,
                     },
                     stderr_log: Some(stderr_log(&log_dir, &pattern)),
-                    reuse: Reuse {
-                        requests: entry.reuse.requests.unwrap_or(limits.instance_reuse),
-                        concurrency: entry.reuse.concurrency.unwrap_or(limits.instance_concurrency),
-                    },
+                    reuse: entry_reuse(&entry, limits),
                 };
                 let handler = runtime
                     .prepare(compiled, spec)
@@ -376,18 +376,35 @@ async fn load_modules(loader: &Loader, config: &Config, metrics: &Metrics) -> Re
     Ok(loaded)
 }
 
+/// Whether each entry of `config` reuses its instances.
+fn reused_entries(config: &Config, limits: &LimitArgs) -> Vec<bool> {
+    config.modules.iter().map(|entry| entry_reuse(entry, limits).requests > 1).collect()
+}
+
+/// How many requests one instance of `entry`'s module serves.
+fn entry_reuse(entry: &ModuleEntry, limits: &LimitArgs) -> Reuse {
+    Reuse {
+        requests: entry.reuse.requests.unwrap_or(limits.instance_reuse),
+        concurrency: entry.reuse.concurrency.unwrap_or(limits.instance_concurrency),
+    }
+}
+
 /// Compiles each distinct module once, in parallel, off the async threads, or loads the code
-/// compiled for it by an earlier start.
+/// compiled for it by an earlier start. A module is compiled for reuse if any entry that names
+/// it (`reused`, one per entry) reuses its instances.
 async fn compile_all(
     runtime: &Arc<Runtime>,
     modules: &[LoadedModule],
     names: &[String],
+    reused: &[bool],
     artifacts: &ArtifactCache,
     metrics: &Metrics,
     progress: bool,
 ) -> Result<HashMap<Digest, (String, CompiledModule, ArtifactOrigin)>> {
     let mut tasks = JoinSet::new();
     let mut seen = std::collections::HashSet::new();
+    let reused_digests: std::collections::HashSet<Digest> =
+        modules.iter().zip(reused).filter(|(_, reused)| **reused).map(|(module, _)| module.digest).collect();
     for (module, name) in modules.iter().zip(names) {
         if !seen.insert(module.digest) {
             continue;
@@ -400,9 +417,10 @@ async fn compile_all(
         let module = module.clone();
         let name = name.clone();
         let artifacts = artifacts.clone();
+        let reused = reused_digests.contains(&module.digest);
         tasks.spawn_blocking(move || {
             let started = Instant::now();
-            let result = runtime.compile_cached(&module.bytes, &module.digest.to_hex(), &artifacts);
+            let result = runtime.compile_cached(&module.bytes, &module.digest.to_hex(), &artifacts, reused);
             (module.digest, name, result, started.elapsed(), large)
         });
     }

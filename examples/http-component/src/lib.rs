@@ -15,11 +15,15 @@
 //! - `/file?path=P`: the file `P` from the component's files, or `404`.
 //! - `/alloc?mib=N`: allocates and fills `N` MiB before answering how much it allocated.
 //! - `/status?code=N`: a response with status `N` (200 by default), even a 1xx one no server may send as final.
+//! - `/count`: how many requests this instance has been given, this one included: always 1 with a
+//!   fresh instance per request, more when the route reuses instances.
 //! - `/fail`: traps before it sets a response.
 //! - `/loop`: never answers.
 //! - anything else: `hello from wagi`, what `hello.wat` answers.
 
 mod outbound;
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use wasip2::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme};
 use wasip2::io::streams::{OutputStream, StreamError};
@@ -28,11 +32,15 @@ wasip2::http::proxy::export!(Component);
 
 struct Component;
 
+/// Requests this instance has been given.
+static GIVEN: AtomicU32 = AtomicU32::new(0);
+
 impl wasip2::exports::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = header(&request, "spin-path-info").unwrap_or_default();
         let query = request.path_with_query().and_then(|p| p.split_once('?').map(|(_, q)| q.to_owned()));
         let param = |name: &str| query.as_deref().and_then(|q| query_param(q, name));
+        let given = GIVEN.fetch_add(1, Ordering::Relaxed) + 1;
         match path.split('/').nth(1).unwrap_or_default() {
             "stream" => {
                 let mib = param("mib").and_then(|n| n.parse().ok()).unwrap_or(10u32);
@@ -61,6 +69,7 @@ impl wasip2::exports::http::incoming_handler::Guest for Component {
                 let code = param("code").and_then(|n| n.parse().ok()).unwrap_or(200);
                 respond(out, code, "text/plain", format!("status {code}\n").as_bytes());
             }
+            "count" => respond(out, 200, "text/plain", format!("{given}\n").as_bytes()),
             "fail" => panic!("failing before the response is set"),
             "loop" => spin(),
             _ => respond(out, 200, "text/plain", b"hello from wagi\n"),

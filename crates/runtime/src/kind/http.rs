@@ -12,6 +12,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use super::wasi_http::{HttpAnswer, context, incoming_request};
 use super::{Answer, Start};
+use crate::component::INCOMING_HANDLER_02;
 use crate::error::{Error, RunError};
 use crate::inputs::Inputs;
 use crate::prepared::Prepared;
@@ -19,12 +20,12 @@ use crate::request::Request;
 use crate::run::{Call, Guest, Instantiated, classify, instantiate_error};
 use crate::state::{HttpCall, State};
 
-/// The export of a `wasi:http` 0.2 component, without its patch version: any `0.2.x` is served.
-const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
-
 /// A `wasi:http` 0.2 component, linked, called through its `wasi:http/incoming-handler` export.
 pub(crate) struct Http {
     pre: ProxyPre<State>,
+    /// Whether it was compiled for the engine with concurrent calls, which reusing its
+    /// instances takes.
+    concurrent: bool,
 }
 
 impl Http {
@@ -33,7 +34,7 @@ impl Http {
     /// response-outparam is an error now rather than on the first request.
     pub(crate) fn answers(component: &Component, engine: &Engine) -> Result<bool, Error> {
         let component_type = component.component_type();
-        let Some((name, item)) = component_type.exports(engine).find(|(name, _)| name.starts_with(INCOMING_HANDLER))
+        let Some((name, item)) = component_type.exports(engine).find(|(name, _)| name.starts_with(INCOMING_HANDLER_02))
         else {
             return Ok(false);
         };
@@ -56,9 +57,15 @@ impl Http {
         }
     }
 
-    /// Links the component as a `wasi:http` handler.
-    pub(crate) fn link(pre: InstancePre<State>) -> Result<Self, Error> {
-        ProxyPre::new(pre).map(|pre| Self { pre }).map_err(|e| Error::Link(format!("{e:#}")))
+    /// Links the component as a `wasi:http` handler; `concurrent` says whether its engine has
+    /// concurrent calls.
+    pub(crate) fn link(pre: InstancePre<State>, concurrent: bool) -> Result<Self, Error> {
+        ProxyPre::new(pre).map(|pre| Self { pre, concurrent }).map_err(|e| Error::Link(format!("{e:#}")))
+    }
+
+    /// How instances are made for reuse (`reuse.rs`), if its engine allows it.
+    pub(crate) fn reusable(&self) -> Option<wasmtime_wasi_http::handler::ProxyPre<State>> {
+        self.concurrent.then(|| wasmtime_wasi_http::handler::ProxyPre::P2(self.pre.clone()))
     }
 }
 

@@ -75,7 +75,7 @@ impl Kind {
                 if http03::Http03::answers(component, engine) {
                     http03::Http03::link(pre).map(Self::Http03)
                 } else if http::Http::answers(component, engine)? {
-                    http::Http::link(pre).map(Self::Http)
+                    http::Http::link(pre, runtime.is_concurrent(engine)).map(Self::Http)
                 } else if command03::Command03::runs(component, engine) {
                     command03::Command03::link(pre).map(Self::Command03)
                 } else {
@@ -85,12 +85,13 @@ impl Kind {
         }
     }
 
-    /// How a `wasi:http` 0.3 component is instantiated for reuse; `None` for the kinds that get
-    /// a fresh instance for every request.
+    /// How a `wasi:http` component is instantiated for reuse; `None` for the kinds that get a
+    /// fresh instance for every request, and for a 0.2 component compiled without reuse.
     pub(crate) fn reusable(&self) -> Option<wasmtime_wasi_http::handler::ProxyPre<State>> {
         match self {
             Self::Http03(kind) => Some(kind.reusable()),
-            Self::Core(_) | Self::Command(_) | Self::Command03(_) | Self::Http(_) => None,
+            Self::Http(kind) => kind.reusable(),
+            Self::Core(_) | Self::Command(_) | Self::Command03(_) => None,
         }
     }
 

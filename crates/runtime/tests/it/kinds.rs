@@ -53,7 +53,7 @@ fn runtime() -> Runtime {
 }
 
 fn handler(runtime: &Runtime, wasm: &[u8], response: ResponseOptions) -> Arc<Handler> {
-    let module = runtime.compile(wasm).expect("compiles");
+    let module = runtime.compile(wasm, false).expect("compiles");
     let spec = HandlerSpec {
         environment: vec![("GREETING".to_owned(), "hello".to_owned())],
         limits: Limits { timeout: DEADLINE, ..Limits::default() },
@@ -256,7 +256,7 @@ async fn a_wasi_http_0_3_component_streams_both_ways_and_a_failure_after_the_sta
 #[tokio::test]
 async fn a_reused_wasi_http_0_3_instance_that_traps_cuts_off_every_request_it_serves() {
     let runtime = runtime();
-    let module = runtime.compile(&example("http_service.wasm")).expect("compiles");
+    let module = runtime.compile(&example("http_service.wasm"), true).expect("compiles");
     let spec = HandlerSpec {
         limits: Limits { timeout: BOUND, ..Limits::default() },
         reuse: Reuse { requests: 100, concurrency: 16 },

@@ -1,7 +1,8 @@
-//! Instance reuse over real sockets, with the `http-service` example (a `wasip3` component whose
-//! `count` path says how many requests its instance has been given): fresh instances by default,
-//! reused ones when an entry or a flag asks, and a reused instance dropped when it loops past a
-//! deadline, traps, or grows past `max_memory`.
+//! Instance reuse over real sockets, with the `http-service` example (a WASI 0.3 `wasip3`
+//! component) and the `http-component` example (WASI 0.2), whose `count` paths say how many
+//! requests their instance has been given: fresh instances by default, reused ones when an entry
+//! or a flag asks, and a reused instance dropped when it loops past a deadline, traps, or grows
+//! past `max_memory`.
 
 use crate::examples::{built, root};
 use crate::support::{Server, Site};
@@ -9,7 +10,13 @@ use crate::support::{Server, Site};
 /// `modules.toml` with the 0.3 component at `/service/...`, with `extra` lines, and `hello.wat`
 /// at `/hello`; `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
 fn config(extra: &str) -> Option<String> {
-    let service = built("http-service", "http_service.wasm")?;
+    config_of("http-service", "http_service.wasm", extra)
+}
+
+/// `modules.toml` with the `file` that the example `name` builds at `/service/...`, with `extra`
+/// lines, and `hello.wat` at `/hello`.
+fn config_of(name: &str, file: &str, extra: &str) -> Option<String> {
+    let service = built(name, file)?;
     let hello = root().join("examples/hello.wat");
     Some(format!(
         "[[module]]\nroute = \"/service/...\"\nmodule = \"{}\"\n{extra}\n\n\
@@ -107,4 +114,23 @@ fn a_spin_manifest_reuses_instances_when_the_flag_says_so() {
     let args = ["--instance-reuse", "128", "--instance-concurrency", "16"];
     let server = Server::start_with_config(&site, &site.path("spin.toml"), &args, &[]);
     assert_eq!(counts(&server, 3), ["1", "2", "3"]);
+}
+
+#[test]
+fn a_wasi_0_2_component_reuses_its_instances_one_request_at_a_time() {
+    let extra = "instance_reuse = 3\ninstance_concurrency = 16\ntimeout = \"1s\"";
+    let Some(config) = config_of("http-component", "http_component.wasm", extra) else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+    assert_eq!(counts(&server, 4), ["1", "2", "3", "1"]);
+
+    // A trap, or a loop past the deadline, drops the instance.
+    assert_eq!(server.get("/service/fail").status, 500);
+    assert_eq!(counts(&server, 1), ["1"], "the instance that trapped was dropped");
+    let looping = server.get_in_background("/service/loop");
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(looping.join().expect("the looping request"), 504);
+    assert_eq!(counts(&server, 1), ["1"], "the looping instance was dropped");
+
+    assert_eq!(server.get_concurrently("/service/", 16, 25, "hello from wagi\n"), 400);
 }

@@ -258,9 +258,10 @@ impl Server {
         })
     }
 
-    /// Everything sent for `GET path` until the connection closes, for a response that starts
-    /// and is then cut off: checks that it started with `200` and did not end like a complete
-    /// chunked body, so the client cannot take it for complete.
+    /// Everything sent for `GET path` until the connection closes, for a response that fails
+    /// after it started: checks that the connection closed before the head was sent (hyper sends
+    /// the head with the first piece of the body) or after a `200` head without the end of a
+    /// complete chunked body, so the client cannot take it for complete.
     pub(crate) fn get_cut_off(&self, path: &str) -> Vec<u8> {
         let mut connection = self.connect();
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -268,7 +269,7 @@ impl Server {
         let mut raw = Vec::new();
         let _ = connection.read_to_end(&mut raw);
         let start = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
-        assert!(start.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {start}");
+        assert!(raw.is_empty() || start.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {start}");
         assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "{path}: a failed stream must not end like a complete one");
         raw
     }
