@@ -79,6 +79,7 @@ const GUESTS: &[Guest] = &[
         also: &[],
     },
     Guest { name: "python-env", dir: "python-env", component: true, build: build_python, also: &[] },
+    Guest { name: "python-http", dir: "python-http", component: true, build: build_python_http, also: &[] },
     Guest { name: "js-env", dir: "js-env", component: true, build: build_javascript, also: &[] },
     Guest { name: "js-http", dir: "js-http", component: true, build: build_javascript_http, also: &[] },
 ];
@@ -323,10 +324,21 @@ fn build_assemblyscript(_: &mut Toolchains, dir: &Path, module: &Path) -> anyhow
 }
 
 fn build_python(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
-    let venv = toolchains.venv()?;
     let wit_deps = toolchains.wit_deps()?;
-    build_if_stale(dir, &[venv.stamp(), wit_deps.clone()], module, |out| {
-        copy_wit_deps(&wit_deps, dir)?;
+    componentize_py(toolchains, &wit_deps, dir, module)
+}
+
+/// The WASI 0.3 `wasi:http` handler in Python: the same build, against the WASI 0.3 WIT.
+fn build_python_http(toolchains: &mut Toolchains, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let wit_deps = toolchains.wit_deps_03()?;
+    componentize_py(toolchains, &wit_deps, dir, module)
+}
+
+/// Builds the Python program `app.py` in `dir` with componentize-py, against the WIT in `wit_deps`.
+fn componentize_py(toolchains: &mut Toolchains, wit_deps: &Path, dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
+    let venv = toolchains.venv()?;
+    build_if_stale(dir, &[venv.stamp(), wit_deps.to_path_buf()], module, |out| {
+        copy_wit_deps(wit_deps, dir)?;
         run(Command::new(venv.bin("componentize-py"))
             .current_dir(dir)
             .args(["-d", "wit", "-w", "app", "componentize", "app", "-o"])

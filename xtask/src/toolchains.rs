@@ -27,6 +27,8 @@ const C_INSTALL: &str = "`apt-get install clang lld wasi-libc libclang-rt-14-dev
 const WIT_CRATE: &str = "wasmtime-wasi-http";
 /// Where in `WIT_CRATE` the WIT is.
 const WIT_DIR: &str = "wit/deps";
+/// Where in `WIT_CRATE` the WASI 0.3 WIT is (`wasi:http@0.3.0` and all it uses).
+const WIT_DIR_03: &str = "src/p3/wit/deps";
 /// The WASI version of `WIT_CRATE`'s WIT, and the one StarlingMonkey (in componentize-js) exports its
 /// `wasi:http/incoming-handler` at, which the JavaScript `wasi:http` example's WIT is rewritten to.
 pub(crate) const WIT_VERSION: &str = "0.2.12";
@@ -89,7 +91,7 @@ pub(crate) fn pin_wit_version(deps: &Path, from: &str, to: &str) -> anyhow::Resu
 pub(crate) struct Toolchains {
     pub(crate) root: PathBuf,
     venv: Option<Result<Venv, Missing>>,
-    wit_deps: Option<Result<PathBuf, Missing>>,
+    wit_crate: Option<Result<PathBuf, Missing>>,
 }
 
 /// The Python virtual environment holding `PIP_PACKAGES`.
@@ -113,7 +115,7 @@ impl Venv {
 impl Toolchains {
     /// Toolchains of the project at `root`, none set up yet.
     pub(crate) fn new(root: PathBuf) -> Self {
-        Self { root, venv: None, wit_deps: None }
+        Self { root, venv: None, wit_crate: None }
     }
 
     pub(crate) fn venv(&mut self) -> Result<Venv, Missing> {
@@ -121,9 +123,28 @@ impl Toolchains {
         self.venv.get_or_insert_with(|| set_up_venv(&root.join(VENV_DIR))).clone()
     }
 
+    /// The WASI 0.2 WIT the component examples are built against.
     pub(crate) fn wit_deps(&mut self) -> Result<PathBuf, Missing> {
+        self.wit_dir(WIT_DIR)
+    }
+
+    /// The WASI 0.3 WIT, from the same crate.
+    pub(crate) fn wit_deps_03(&mut self) -> Result<PathBuf, Missing> {
+        self.wit_dir(WIT_DIR_03)
+    }
+
+    /// The directory `dir` of the `WIT_CRATE` that the root workspace locks.
+    fn wit_dir(&mut self, dir: &str) -> Result<PathBuf, Missing> {
         let root = &self.root;
-        self.wit_deps.get_or_insert_with(|| find_wit_deps(root)).clone()
+        let deps = self.wit_crate.get_or_insert_with(|| find_wit_crate(root)).clone()?.join(dir);
+        if !deps.is_dir() {
+            return Err(Missing {
+                toolchain: "the WASI WIT of the `wasmtime-wasi-http` crate",
+                why: format!("`{}` does not exist", deps.display()),
+                install: "`cargo fetch`",
+            });
+        }
+        Ok(deps)
     }
 }
 
@@ -176,25 +197,20 @@ pub(crate) fn npm_ci(dir: &Path) -> Result<PathBuf, Missing> {
     Ok(installed)
 }
 
-/// The `WIT_DIR` directory of the `WIT_CRATE` that the root workspace locks.
-fn find_wit_deps(root: &Path) -> Result<PathBuf, Missing> {
+/// The source directory of the `WIT_CRATE` that the root workspace locks.
+fn find_wit_crate(root: &Path) -> Result<PathBuf, Missing> {
     let missing = |why: String| Missing {
-        toolchain: "the WASI 0.2 WIT of the `wasmtime-wasi` crate",
+        toolchain: "the WASI WIT of the `wasmtime-wasi-http` crate",
         why,
         install: "`cargo fetch`",
     };
     let metadata = read_stdout(cargo().current_dir(root).args(["metadata", "--format-version", "1", "--locked"]))
         .map_err(|err| missing(format!("{err:#}")))?;
-    let crate_dir = manifest_paths(&metadata)
+    manifest_paths(&metadata)
         .into_iter()
         .filter_map(|manifest| manifest.parent().map(Path::to_path_buf))
         .find(|dir| dir.file_name().and_then(OsStr::to_str).is_some_and(is_wit_crate_dir))
-        .ok_or_else(|| missing(format!("`cargo metadata` lists no `{WIT_CRATE}` package")))?;
-    let deps = crate_dir.join(WIT_DIR);
-    if !deps.is_dir() {
-        return Err(missing(format!("`{}` does not exist", deps.display())));
-    }
-    Ok(deps)
+        .ok_or_else(|| missing(format!("`cargo metadata` lists no `{WIT_CRATE}` package")))
 }
 
 /// Whether a registry source directory, named `<crate>-<version>`, is one of `WIT_CRATE`.

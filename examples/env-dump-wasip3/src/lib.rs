@@ -2,6 +2,9 @@
 //! prints what `env-dump` prints (argv, the environment sorted, then stdin), reading and writing
 //! through WASI 0.3's `wasi:cli` interfaces. Its `run` export is an `async` function. Build it for
 //! `wasm32-wasip2` as a library (`crate-type = ["cdylib"]`).
+//!
+//! When the variable `DUMP_FILE` names a file, its text follows, read with `std::fs` from the
+//! directories the host gave the component; one it cannot read is reported on stderr.
 
 use std::fmt::Write as _;
 
@@ -27,6 +30,15 @@ impl wasip3::exports::cli::run::Guest for EnvDump {
         let mut response = response.into_bytes();
         let (body, _read) = stdin::read_via_stream();
         response.extend(body.collect().await);
+        if let Some((_, path)) = vars.iter().find(|(name, _)| name == "DUMP_FILE") {
+            match std::fs::read(path) {
+                Ok(text) => {
+                    response.extend_from_slice(b"file:\n");
+                    response.extend(text);
+                }
+                Err(error) => eprintln!("cannot read {path}: {error}"),
+            }
+        }
 
         let (mut writer, reader) = wit_stream::new();
         spawn_local(async move {

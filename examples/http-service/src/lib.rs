@@ -9,6 +9,11 @@
 //! - `broken`: `first`, then a trap, so the response must be cut short;
 //! - `fetch?url=URL`: a GET of `URL` through `wasi:http/client`: the peer's status and body, or
 //!   `502` with the error code the host gave;
+//! - `request`: what it was given: method, path with query, authority, scheme and the headers
+//!   sorted by name, one `name: value` per line;
+//! - `trailers`: `body` and then the trailer `x-checksum: 42`, announced in the head;
+//! - `fetch-self`: a GET of this very URL through `wasi:http/client`, answered with the status
+//!   that came back: a loop, which the host stops;
 //! - `loop`: never answers;
 //! - `count`: how many requests this instance has been given, this one included: always 1 with a
 //!   fresh instance per request, more when the route reuses instances;
@@ -45,6 +50,20 @@ impl wasip3::exports::http::handler::Guest for Service {
             let filled = std::hint::black_box(vec![1_u8; mib << 20]);
             return Ok(text(200, format!("{}\n", filled.len() >> 20).into_bytes()));
         }
+        if last == "request" {
+            return Ok(text(200, describe(&request).into_bytes()));
+        }
+        if last == "fetch-self" {
+            let scheme = match request.get_scheme() {
+                Some(Scheme::Https) => "https",
+                _ => "http",
+            };
+            let url = format!("{scheme}://{}{target}", request.get_authority().unwrap_or_default());
+            return Ok(match get(&url).await {
+                Ok((status, body)) => text(status, body),
+                Err(code) => text(502, format!("{code:?}\n").into_bytes()),
+            });
+        }
         if last == "fetch" {
             let url = target.split_once("?url=").map_or("", |(_, url)| url);
             return Ok(match get(url).await {
@@ -72,6 +91,21 @@ impl wasip3::exports::http::handler::Guest for Service {
                     }
                 });
             }
+            "trailers" => {
+                let (mut body, body_reader) = wit_stream::new();
+                let (trailers, trailers_reader) = wit_future::new(|| Ok(None));
+                // HTTP/1.1 sends only the trailers the head announces.
+                let announced = Fields::from_list(&[("trailer".to_owned(), b"x-checksum".to_vec())])
+                    .unwrap_or_else(|_| Fields::new());
+                let (response, _sent) = Response::new(announced, Some(body_reader), trailers_reader);
+                spawn_local(async move {
+                    body.write_all(b"body\n".to_vec()).await;
+                    drop(body);
+                    let fields = Fields::from_list(&[("x-checksum".to_owned(), b"42".to_vec())]).ok();
+                    let _ = trailers.write(Ok(fields)).await;
+                });
+                return Ok(response);
+            }
             "chunks" => {
                 spawn_local(async move {
                     if body.write_all(b"first\n".to_vec()).await.is_empty() {
@@ -98,6 +132,33 @@ impl wasip3::exports::http::handler::Guest for Service {
         }
         Ok(response)
     }
+}
+
+/// What `request` was given, one line each.
+fn describe(request: &Request) -> String {
+    let scheme = match request.get_scheme() {
+        Some(Scheme::Http) => "http".to_owned(),
+        Some(Scheme::Https) => "https".to_owned(),
+        Some(Scheme::Other(other)) => other,
+        None => String::new(),
+    };
+    let mut text = format!(
+        "method: {:?}\npath-with-query: {}\nauthority: {}\nscheme: {scheme}\n",
+        request.get_method(),
+        request.get_path_with_query().unwrap_or_default(),
+        request.get_authority().unwrap_or_default(),
+    );
+    let mut headers: Vec<(String, String)> = request
+        .get_headers()
+        .copy_all()
+        .into_iter()
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+        .collect();
+    headers.sort();
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text
 }
 
 /// A response of `status` whose body is `bytes`.

@@ -263,14 +263,21 @@ impl Server {
     /// the head with the first piece of the body) or after a `200` head without the end of a
     /// complete chunked body, so the client cannot take it for complete.
     pub(crate) fn get_cut_off(&self, path: &str) -> Vec<u8> {
-        let mut connection = self.connect();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        connection.write_all(request.as_bytes()).expect("send");
-        let mut raw = Vec::new();
-        let _ = connection.read_to_end(&mut raw);
+        let raw = self.get_raw(path, "");
         let start = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
         assert!(raw.is_empty() || start.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {start}");
         assert!(!raw.ends_with(b"\r\n0\r\n\r\n"), "{path}: a failed stream must not end like a complete one");
+        raw
+    }
+
+    /// Everything sent for `GET path`, with the header lines `headers` (each ending in CRLF),
+    /// until the connection closes.
+    pub(crate) fn get_raw(&self, path: &str, headers: &str) -> Vec<u8> {
+        let mut connection = self.connect();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n");
+        connection.write_all(request.as_bytes()).expect("send");
+        let mut raw = Vec::new();
+        let _ = connection.read_to_end(&mut raw);
         raw
     }
 

@@ -1,13 +1,15 @@
 //! WASI 0.3 `wasi:http` components over real sockets: the `http-service` example (the `wasip3`
 //! crate) that `cargo xtask examples` builds, beside a WAGI module and a WASI 0.2 component, from
-//! a `modules.toml` and from a Spin manifest: bodies streamed both ways, the deadline, and outbound
-//! requests to a real peer under `allowed_hosts`, `max_body`, and HTTP/2 over TLS.
+//! a `modules.toml` and from a Spin manifest: bodies streamed both ways, trailers, route matches,
+//! the deadline, outbound requests to a real peer under `allowed_hosts` and the hop count,
+//! `max_body`, and HTTP/2 over TLS; a WASI 0.3 command with volumes and its stderr log; and a
+//! componentize-py WASI 0.3 component.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::examples::{built, root};
 use crate::peer::Peer;
-use crate::support::{Server, Site};
+use crate::support::{Server, Site, sha256_hex};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
 fn example(file: &str) -> Option<PathBuf> {
@@ -28,6 +30,19 @@ fn config(extra: &str) -> Option<String> {
         component.display(),
         hello.display()
     ))
+}
+
+/// Serves `module` at `route` from a Spin manifest in `site`.
+fn serve_spin(site: &Site, route: &str, module: &Path) -> Server {
+    site.write(
+        "spin.toml",
+        format!(
+            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"{route}\"\ncomponent = \"svc\"\n\n\
+             [component.svc]\nsource = \"{}\"\n",
+            module.display()
+        ),
+    );
+    Server::start_with_config(site, &site.path("spin.toml"), &[], &[])
 }
 
 #[test]
@@ -86,15 +101,7 @@ fn a_looping_wasi_0_3_component_gets_504_at_its_deadline_while_health_answers() 
 fn a_spin_manifest_serves_a_wasi_0_3_component() {
     let Some(service) = example("http_service.wasm") else { return };
     let site = Site::new();
-    site.write(
-        "spin.toml",
-        format!(
-            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/svc/...\"\ncomponent = \"svc\"\n\n\
-             [component.svc]\nsource = \"{}\"\n",
-            service.display()
-        ),
-    );
-    let server = Server::start_with_config(&site, &site.path("spin.toml"), &[], &[]);
+    let server = serve_spin(&site, "/svc/...", &service);
     let hello = server.get("/svc/");
     assert_eq!((hello.status, hello.text()), (200, "hello from wagi\n".to_owned()));
     assert_eq!(server.get("/svc/chunks").text(), "first\nsecond\n");
@@ -160,4 +167,82 @@ fn a_wasi_0_3_component_is_held_to_max_body_and_answers_over_http2_and_tls() {
     let within =
         plain.request(b"POST /service/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
     assert_eq!((within.status, within.text()), (200, "ok".to_owned()));
+}
+
+#[test]
+fn a_componentize_py_wasi_0_3_component_answers_and_streams_the_request_body_back() {
+    let Some(python) = built("python-http", "python_http.wasm") else { return };
+    let site = Site::new();
+    let config = format!("[[module]]\nroute = \"/py/...\"\nmodule = \"{}\"\n", python.display());
+    let server = site.serve(&config, &[]);
+    let hello = server.get("/py/");
+    assert_eq!((hello.status, hello.text()), (200, "hello from wagi\n".to_owned()));
+
+    let body: Vec<u8> = (0..256 << 10).map(|i: u32| (i % 251) as u8).collect();
+    let mut request =
+        format!("POST /py/echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+            .into_bytes();
+    request.extend_from_slice(&body);
+    let echoed = server.request(&request);
+    assert_eq!(echoed.status, 200);
+    assert!(echoed.body == body, "the body comes back whole ({} bytes)", echoed.body.len());
+}
+
+#[test]
+fn a_wasi_0_3_component_gets_its_route_matches_and_sends_trailers() {
+    let Some(service) = example("http_service.wasm") else { return };
+    let site = Site::new();
+    let server = serve_spin(&site, "/users/:id/...", &service);
+    let described = server.get("/users/42/request?a=1");
+    assert_eq!(described.status, 200, "{}", described.text());
+    for line in [
+        "path-with-query: /users/42/request?a=1\n",
+        "spin-path-match-id: 42\n",
+        "spin-matched-route: /users/:id/...\n",
+        "spin-path-info: /request\n",
+    ] {
+        assert!(described.text().contains(line), "no {line:?} in\n{}", described.text());
+    }
+
+    // A client that takes trailers gets them after the last chunk.
+    let raw = server.get_raw("/users/1/trailers", "TE: trailers\r\n");
+    let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200 ok\r\n"), "{text}");
+    assert!(text.ends_with("\r\n0\r\nx-checksum: 42\r\n\r\n"), "{text}");
+}
+
+#[test]
+fn a_wasi_0_3_component_that_calls_itself_is_stopped_by_the_hop_count() {
+    let Some(config) = config("allowed_hosts = [\"insecure:allow-all\"]") else { return };
+    let site = Site::new();
+    let server = site.serve(&config, &[]);
+    let request = format!("GET /service/fetch-self HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
+    let looped = server.request(request.as_bytes());
+    assert_eq!(looped.status, 508, "{}", looped.text());
+    assert_eq!(server.get("/service/").status, 200);
+}
+
+#[test]
+fn a_wasi_0_3_command_reads_its_volumes_and_logs_its_stderr() {
+    let Some(command) = built("env-dump-wasip3", "env_dump_wasip3.wasm") else { return };
+    let site = Site::new();
+    site.write("data/greeting.txt", "hello from a volume\n");
+    let entry = |route: &str, file: &str| {
+        format!(
+            "[[module]]\nroute = \"{route}\"\nmodule = \"{}\"\nvolumes = {{ \"/data\" = {{ path = \"data\", read_only = true }} }}\nenvironment = {{ DUMP_FILE = \"{file}\" }}\n\n",
+            command.display()
+        )
+    };
+    let config = entry("/found", "/data/greeting.txt") + &entry("/missing", "/data/missing.txt");
+    let server = site.serve(&config, &[]);
+    let found = server.get("/found");
+    assert_eq!(found.status, 200, "{}", found.text());
+    assert!(found.text().ends_with("file:\nhello from a volume\n"), "{}", found.text());
+
+    let missing = server.get("/missing");
+    assert_eq!(missing.status, 200, "{}", missing.text());
+    assert!(!missing.text().contains("file:"), "{}", missing.text());
+    let log = server.log_dir.join(sha256_hex(b"/missing")).join("module.stderr");
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(log.contains("cannot read /data/missing.txt"), "the route's log: {log:?}");
 }
