@@ -15,6 +15,7 @@ use wagi_outbound_http::{OutboundClient, OutboundLimits};
 use wasmtime::component::Component;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
 
+use crate::admission::InstanceAdmission;
 use crate::component::Wasi;
 use crate::error::Error;
 use crate::memory_budget::MemoryBudget;
@@ -98,6 +99,8 @@ pub struct Runtime {
     pub(crate) concurrent: Concurrent,
     pub(crate) outbound: OutboundClient,
     pub(crate) observer: Option<Arc<dyn Observer>>,
+    /// Where reused instances take their slots, when a server admits requests.
+    pub(crate) admission: Option<Arc<dyn InstanceAdmission>>,
     /// Shared by every handler prepared here, across reloads.
     pub(crate) memory_budget: Arc<MemoryBudget>,
     pooling: bool,
@@ -115,8 +118,8 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// The engine of WASI 0.3 components, with the component model's `async`, and its linker. Its
-/// instances are allocated on demand: the pool is the other engine's.
+/// The engine of WASI 0.3 components, with the component model's `async`, and its linker. It has
+/// a pool of its own, of the same size: admission counts the slots of both together.
 pub(crate) struct Concurrent {
     pub(crate) engine: Engine,
     pub(crate) component_linker: wasmtime::component::Linker<State>,
@@ -134,17 +137,19 @@ impl Runtime {
     /// too small for it, instances are allocated on demand instead (logged once).
     pub fn new(options: &EngineOptions) -> Result<Self, Error> {
         let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
-        let (engine, pooling) = match Engine::new(&engine_config(options, Allocation::Pooled)) {
-            Ok(engine) => (engine, true),
+        let engines = Engine::new(&engine_config(options, Allocation::Pooled, false))
+            .and_then(|engine| Ok((engine, Engine::new(&engine_config(options, Allocation::Pooled, true))?)));
+        let ((engine, concurrent_engine), pooling) = match engines {
+            Ok(engines) => (engines, true),
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "pooling allocator unavailable, allocating instances on demand");
-                (Engine::new(&engine_config(options, Allocation::OnDemand)).map_err(engine_error)?, false)
+                let on_demand = |concurrent| Engine::new(&engine_config(options, Allocation::OnDemand, concurrent));
+                ((on_demand(false).map_err(engine_error)?, on_demand(true).map_err(engine_error)?), false)
             }
         };
         let mut linker = Linker::new(&engine);
         link_host_functions(&mut linker)?;
         let component_linker = crate::component::linker(&engine, Wasi::V02)?;
-        let concurrent_engine = Engine::new(&engine_config(options, Allocation::Concurrent)).map_err(engine_error)?;
         let concurrent = Concurrent {
             component_linker: crate::component::linker(&concurrent_engine, Wasi::V03)?,
             engine: concurrent_engine,
@@ -158,6 +163,7 @@ impl Runtime {
             concurrent,
             outbound,
             observer: None,
+            admission: None,
             memory_budget: MemoryBudget::new(options.max_total_memory),
             pooling,
             max_memory: options.max_memory,
@@ -169,6 +175,12 @@ impl Runtime {
     /// Reports instantiations of handlers prepared from now on to `observer`.
     pub fn set_observer(&mut self, observer: Arc<dyn Observer>) {
         self.observer = Some(observer);
+    }
+
+    /// Has instances that outlive a request, in handlers prepared from now on, take their slots
+    /// from `admission`, as the server's requests do.
+    pub fn set_instance_admission(&mut self, admission: Arc<dyn InstanceAdmission>) {
+        self.admission = Some(admission);
     }
 
     /// The largest linear memory a handler of this engine may be given, in bytes.
@@ -226,22 +238,25 @@ fn link_host_functions(linker: &mut Linker<State>) -> Result<(), Error> {
     wagi_outbound_http::add_to_linker(linker, |state: &mut State| &mut state.outbound).map_err(link_error)
 }
 
-/// How an engine allocates instances, and whether it runs WASI 0.3 components.
+/// How an engine allocates instances.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Allocation {
     /// From a pool reserved up front.
     Pooled,
     /// As each instance is created.
     OnDemand,
-    /// As each instance is created, with the component model's `async` (`stream`, `future`,
-    /// `async` functions) for WASI 0.3.
-    Concurrent,
 }
 
-fn engine_config(options: &EngineOptions, allocation: Allocation) -> Config {
+/// Fiber stacks the pool of the concurrent engine keeps per instance: a WASI 0.3 instance may run
+/// several guest tasks at once, each on a stack of its own while it is blocked in a call.
+const STACKS_PER_CONCURRENT_INSTANCE: u32 = 4;
+
+/// An engine's configuration; `concurrent` turns on the component model's `async` (`stream`,
+/// `future`, `async` functions) for WASI 0.3, and turns concurrency off otherwise.
+fn engine_config(options: &EngineOptions, allocation: Allocation, concurrent: bool) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    if allocation == Allocation::Concurrent {
+    if concurrent {
         config.wasm_component_model_async(true);
     } else {
         config.concurrency_support(false);
@@ -252,7 +267,11 @@ fn engine_config(options: &EngineOptions, allocation: Allocation) -> Config {
         pool.total_core_instances(options.max_instances)
             .total_memories(options.max_instances)
             .total_tables(options.max_instances)
-            .total_stacks(options.max_instances)
+            .total_stacks(if concurrent {
+                options.max_instances.saturating_mul(STACKS_PER_CONCURRENT_INSTANCE)
+            } else {
+                options.max_instances
+            })
             .max_memory_size(max_memory)
             .linear_memory_keep_resident(options.memory_keep_resident)
             .table_keep_resident(64 << 10)

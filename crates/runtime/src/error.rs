@@ -33,6 +33,10 @@ pub enum RunError {
     /// other instances run: the server is busy, not the module wrong.
     #[error("the module could not be instantiated: no room for its memory: {0}")]
     NoMemoryLeft(String),
+    /// A reused instance could not be created: every slot of the instance pool is taken and
+    /// stayed taken while the request waited.
+    #[error("no instance slot became free in time")]
+    NoInstanceSlot,
     /// A `wasi:http` component returned without setting its response.
     #[error("the component returned without setting a response")]
     NoResponse,
@@ -70,7 +74,7 @@ pub enum Error {
     MissingEntrypoint(String),
     /// A component was given an entrypoint other than the default; components run `wasi:cli/run`.
     #[error(
-        "the module is a WASI 0.2 component, which runs its `wasi:cli/run` or `wasi:http/incoming-handler` export; `entrypoint = \"{0}\"` is only for core modules"
+        "the module is a component, which runs its `wasi:cli/run` or `wasi:http` handler export; `entrypoint = \"{0}\"` is only for core modules"
     )]
     ComponentEntrypoint(String),
     /// One instance needs more pool slots than the pool has.

@@ -75,7 +75,8 @@ impl Runtime {
         let prepared = Arc::new(Prepared { spec, static_env, outbound, memory_budget });
         let reused = match kind.reusable() {
             Some(pre) if !prepared.spec.reuse.is_fresh() => {
-                Some(Reused::new(pre, kind.engine().clone(), Arc::clone(&prepared), self.observer.clone()))
+                let slots = (self.admission.clone(), module.pool_slots);
+                Some(Reused::new(pre, kind.engine().clone(), Arc::clone(&prepared), self.observer.clone(), slots))
             }
             _ => None,
         };

@@ -55,6 +55,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod admission;
 mod artifact;
 mod body;
 mod component;
@@ -77,6 +78,7 @@ mod state;
 mod stdin;
 mod stdout;
 
+pub use admission::{InstanceAdmission, InstanceSlot};
 pub use artifact::{ArtifactCache, ArtifactOrigin};
 pub use body::ResponseBody;
 pub use engine::{CompiledModule, EngineOptions, Observer, Runtime};

@@ -42,6 +42,7 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as ErrorCode02;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
+use crate::admission::{InstanceAdmission, InstanceSlot};
 use crate::body::{ResponseBody, Run, SharedRun};
 use crate::engine::Observer;
 use crate::error::RunError;
@@ -64,18 +65,23 @@ pub(crate) struct Reused {
 }
 
 impl Reused {
+    /// Reuses instances of `pre`; each takes `slots.1` slots from the admission `slots.0`, if
+    /// any, while it lives.
     pub(crate) fn new(
         pre: ProxyPre<State>,
         engine: Engine,
         prepared: Arc<Prepared>,
         observer: Option<Arc<dyn Observer>>,
+        slots: (Option<Arc<dyn InstanceAdmission>>, u32),
     ) -> Self {
         let timeout = prepared.spec.limits.timeout;
-        Self { handler: ProxyHandler::new(Instances { pre, engine, prepared, observer }), timeout }
+        let (admission, pool_slots) = slots;
+        let instances = Instances { pre, engine, prepared, observer, admission, pool_slots };
+        Self { handler: ProxyHandler::new(instances), timeout }
     }
 
-    /// Answers `request` from an instance with room for it, or a new one. `slot` is held until
-    /// the response body has ended.
+    /// Answers `request` from an instance with room for it, or a new one, which first takes its
+    /// slots from the admission. `slot` is held until the response body has ended.
     pub(crate) fn handle<S: Send + 'static>(
         &self,
         request: Request,
@@ -128,6 +134,9 @@ async fn failure(error: &wasmtime::Error, place: Option<&Place>, deadline: Insta
         }
     }
     if let Some(instantiation) = error.downcast_ref::<InstantiationError<Ticket>>() {
+        if let Some(failed) = instantiation.error.downcast_ref::<RunError>() {
+            return failed.clone();
+        }
         return RunError::Instantiate(format!("{:#}", instantiation.error));
     }
     if error.is::<ExpirationError>() {
@@ -148,6 +157,9 @@ struct Instances {
     engine: Engine,
     prepared: Arc<Prepared>,
     observer: Option<Arc<dyn Observer>>,
+    /// Where each instance takes its `pool_slots` slots.
+    admission: Option<Arc<dyn InstanceAdmission>>,
+    pool_slots: u32,
 }
 
 impl HandlerState for Instances {
@@ -156,6 +168,12 @@ impl HandlerState for Instances {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<State, Expiry, Worker>> {
+        let slot = match &self.admission {
+            Some(admission) => {
+                Some(Arc::clone(admission).admit_instance(self.pool_slots).await.ok_or(RunError::NoInstanceSlot)?)
+            }
+            None => None,
+        };
         let started = std::time::Instant::now();
         let (wasi, stderr) = context(&self.prepared)?;
         let state = self.prepared.state(wasi, Inputs::default(), &HeaderMap::new(), None);
@@ -179,6 +197,7 @@ impl HandlerState for Instances {
                 prepared: Arc::clone(&self.prepared),
                 stderr,
                 hops: AtomicUsize::new(0),
+                _slot: slot,
             },
         })
     }
@@ -301,6 +320,8 @@ struct Worker {
     stderr: OutputCapture,
     /// The highest `CDN-Loop` count of the requests taken so far.
     hops: AtomicUsize,
+    /// The instance's slots in the server's admission, given back when it is dropped.
+    _slot: Option<InstanceSlot>,
 }
 
 impl WorkerState for Worker {

@@ -1,18 +1,21 @@
 //! Admission control: a bound on modules running at once, with a bounded wait queue.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wagi_runtime::{InstanceAdmission, InstanceSlot};
 
 /// Lets modules take at most `running` slots at once (a core module takes one, a component one
 /// per core instance it creates, see `Handler::pool_slots`); up to `queue` more requests wait for
 /// their slots, each for at most `wait`. Anything beyond is turned away at once, so overload
 /// sheds load instead of exhausting the instance pool or memory.
 #[derive(Debug)]
-pub(crate) struct Admission {
+pub struct Admission {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     queue: usize,
@@ -70,6 +73,13 @@ impl Admission {
             Ok(Ok(permit)) => Some(self.slot(permit)),
             _ => None,
         }
+    }
+}
+
+/// Reused instances wait for their slots as requests do, in the same queue.
+impl InstanceAdmission for Admission {
+    fn admit_instance(self: Arc<Self>, slots: u32) -> Pin<Box<dyn Future<Output = Option<InstanceSlot>> + Send>> {
+        Box::pin(async move { self.admit(slots).await.map(|slot| Box::new(slot) as InstanceSlot) })
     }
 }
 

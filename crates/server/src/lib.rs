@@ -30,6 +30,7 @@ mod status;
 mod tls;
 
 pub use access::{AccessLog, LogFormat};
+pub use admission::Admission;
 pub use metrics::{Metrics, serve_metrics};
 pub use once::{Answer, answer_once};
 pub use routing::{Route, Routes, RoutingTable};

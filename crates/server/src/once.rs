@@ -34,7 +34,9 @@ pub async fn answer_once(
 ) -> Answer {
     let routes = Routes::new();
     routes.install(table);
-    let state = ServerState::new(Arc::new(routes), options, Arc::new(Metrics::new()), None, false);
+    let metrics = Arc::new(Metrics::new());
+    let admission = options.admission(&metrics);
+    let state = ServerState::new(Arc::new(routes), options, admission, metrics, None, false);
     let host = request.headers().get(http::header::HOST).cloned();
     match answer(request, host, &state, (Arc::from(remote), 0)).await {
         (_, Ok(response)) => Answer { response, failure: None },

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::access::AccessLog;
+use crate::admission::Admission;
 use crate::cores::Cores;
 use crate::idle::{self, IdleLimits, OpenConnections};
 use crate::metrics::Metrics;
@@ -29,6 +30,9 @@ pub struct Services {
     pub routes: Arc<Routes>,
     /// Counters and histograms updated by every request.
     pub metrics: Arc<Metrics>,
+    /// The bound on instances running at once, shared with the runtime's reused instances
+    /// (see [`ServerOptions::admission`](crate::ServerOptions::admission)).
+    pub admission: Arc<Admission>,
     /// The access log; `None` logs nothing.
     pub access_log: Option<AccessLog>,
     /// Serve HTTPS with this certificate; `None` serves plain HTTP.
@@ -55,7 +59,14 @@ pub async fn serve(
     let builder = Arc::new(http_builder(&options));
     let tls = services.tls;
     let https = tls.is_some();
-    let state = Arc::new(ServerState::new(services.routes, options, services.metrics, services.access_log, https));
+    let state = Arc::new(ServerState::new(
+        services.routes,
+        options,
+        services.admission,
+        services.metrics,
+        services.access_log,
+        https,
+    ));
     let flusher = state.access_log.is_some().then(|| tokio::spawn(flush_access_log(Arc::downgrade(&state))));
     let graceful = GracefulShutdown::new();
     let cores = Cores::start()?;

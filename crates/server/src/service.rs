@@ -134,7 +134,14 @@ pub(crate) async fn answer<B: RequestBodyStream>(
         pattern: Arc::clone(&route.label),
         params: matched.params.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect(),
     };
-    let result = match state.admission.admit(route.handler.pool_slots()).await {
+    // A route that reuses instances is admitted by its instances, which take their slots as they
+    // are created and keep them while they live; its requests take none of their own.
+    let admitted = if route.handler.reuses_instances() {
+        Some(None)
+    } else {
+        state.admission.admit(route.handler.pool_slots()).await.map(Some)
+    };
+    let result = match admitted {
         Some(slot) => run(request, host, route, matched, state, remote, slot).await,
         None => Err(RequestError::Busy),
     };
@@ -159,7 +166,7 @@ async fn run<B: RequestBodyStream>(
     matched: MatchedRoute,
     state: &ServerState,
     (remote, remote_port): (Arc<str>, u16),
-    slot: Slot,
+    slot: Option<Slot>,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = request.into_parts();
     let limit = route.max_body;

@@ -56,7 +56,7 @@ impl Default for ServerOptions {
 pub(crate) struct ServerState {
     pub(crate) routes: Arc<Routes>,
     pub(crate) options: ServerOptions,
-    pub(crate) admission: Admission,
+    pub(crate) admission: Arc<Admission>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) access_log: Option<AccessLog>,
     pub(crate) https: bool,
@@ -64,16 +64,24 @@ pub(crate) struct ServerState {
     pub(crate) unrouted: Arc<str>,
 }
 
+impl ServerOptions {
+    /// The admission these options describe, counted in `metrics`: one for the server's requests
+    /// and the runtime's reused instances together.
+    pub fn admission(&self, metrics: &Metrics) -> Arc<Admission> {
+        let gauges = (metrics.running.clone(), metrics.queued.clone());
+        Arc::new(Admission::new(self.max_running, self.max_queued, self.queue_timeout, gauges))
+    }
+}
+
 impl ServerState {
     pub(crate) fn new(
         routes: Arc<Routes>,
         options: ServerOptions,
+        admission: Arc<Admission>,
         metrics: Arc<Metrics>,
         access_log: Option<AccessLog>,
         https: bool,
     ) -> Self {
-        let gauges = (metrics.running.clone(), metrics.queued.clone());
-        let admission = Admission::new(options.max_running, options.max_queued, options.queue_timeout, gauges);
         Self { routes, options, admission, metrics, access_log, https, unrouted: Arc::from("") }
     }
 }

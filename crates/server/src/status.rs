@@ -43,7 +43,7 @@ impl RequestError {
                 }
                 RunError::Output(_) | RunError::OutputTooLarge { .. } => StatusCode::BAD_GATEWAY,
                 RunError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                RunError::NoMemoryLeft(_) => StatusCode::SERVICE_UNAVAILABLE,
+                RunError::NoMemoryLeft(_) | RunError::NoInstanceSlot => StatusCode::SERVICE_UNAVAILABLE,
                 RunError::BadRequest(_) => StatusCode::BAD_REQUEST,
                 RunError::Exit(_)
                 | RunError::Trap(_)
@@ -78,7 +78,7 @@ impl RequestError {
     /// The response the client gets: the status, a short body, and `Retry-After` when busy.
     pub(crate) fn to_response(&self) -> Response<Body> {
         let mut response = plain(self.status(), self.client_message());
-        if matches!(self, Self::Busy | Self::Run(RunError::NoMemoryLeft(_))) {
+        if matches!(self, Self::Busy | Self::Run(RunError::NoMemoryLeft(_) | RunError::NoInstanceSlot)) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

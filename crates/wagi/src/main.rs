@@ -74,7 +74,7 @@ fn main() -> ExitCode {
 
 async fn check(args: SourceArgs) -> Result<()> {
     let (source, settings) = args.split();
-    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new())).await?;
+    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new()), None).await?;
     let loaded = startup.load(config, &source.global_env()?).await?;
     let mut out = std::io::stdout().lock();
     for (route, entrypoint, module) in &loaded.summary {
@@ -85,7 +85,7 @@ async fn check(args: SourceArgs) -> Result<()> {
 
 async fn pull(args: SourceArgs) -> Result<()> {
     let (source, settings) = args.split();
-    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new())).await?;
+    let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new()), None).await?;
     let pulled = startup.pull(&config, std::io::stderr().is_terminal()).await?;
     let mut out = std::io::stdout().lock();
     for (module, digest, origin) in &pulled {
@@ -118,8 +118,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         header_read_timeout: args.header_read_timeout,
         keep_alive_timeout: args.keep_alive_timeout,
     };
+    let admission = options.admission(&metrics);
     let (source, settings) = args.source.split();
-    let (startup, config) = Startup::new(&source, settings, Arc::clone(&metrics)).await?;
+    let (startup, config) = Startup::new(&source, settings, Arc::clone(&metrics), Some(admission.clone())).await?;
     let listener = bind(args.listen)?;
     let addr = listener.local_addr().context("cannot read the listening address")?;
     let metrics_listener = match args.metrics_listen {
@@ -129,8 +130,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
     let shutdown = CancellationToken::new();
     let routes = Arc::new(Routes::new());
-    let services =
-        Services { routes: Arc::clone(&routes), metrics: Arc::clone(&metrics), access_log, tls: tls.clone() };
+    let services = Services {
+        routes: Arc::clone(&routes),
+        metrics: Arc::clone(&metrics),
+        admission,
+        access_log,
+        tls: tls.clone(),
+    };
     let https = tls.is_some();
     let server = tokio::spawn(wagi_server::serve(listener, services, options, shutdown.clone().cancelled_owned()));
     if let Some(listener) = metrics_listener {

@@ -42,7 +42,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         max_running: usize::try_from(args.limits.max_instances).unwrap_or(usize::MAX),
         ..ServerOptions::default()
     };
-    let startup = Startup::for_config(args.module_settings(log_dir.path()), Arc::new(Metrics::new()), &config)?;
+    let startup = Startup::for_config(args.module_settings(log_dir.path()), Arc::new(Metrics::new()), None, &config)?;
     let table = startup.load(config, &args.env).await?.table;
     let answer = wagi_server::answer_once(table, options, request, "127.0.0.1").await;
 

@@ -17,8 +17,8 @@ use wagi_loader::{
     BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
 };
 use wagi_runtime::{
-    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, Limits, OutboundLimits, OutboundPolicy,
-    ResponseOptions, Reuse, Runtime, VolumeSpec,
+    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, InstanceAdmission, Limits, OutboundLimits,
+    OutboundPolicy, ResponseOptions, Reuse, Runtime, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
@@ -147,14 +147,21 @@ impl Startup {
         source: &ConfigSource,
         settings: ModuleSettings,
         metrics: Arc<Metrics>,
+        admission: Option<Arc<dyn InstanceAdmission>>,
     ) -> Result<(Self, Config)> {
         let config = source.read(&settings.new_loader(), &settings.cache_dir()).await?;
-        let startup = Self::for_config(settings, metrics, &config)?;
+        let startup = Self::for_config(settings, metrics, admission, &config)?;
         Ok((startup, config))
     }
 
-    /// Starts the engine, sized for `config`, which the caller built itself (`wagi run`).
-    pub(crate) fn for_config(settings: ModuleSettings, metrics: Arc<Metrics>, config: &Config) -> Result<Self> {
+    /// Starts the engine, sized for `config`, which the caller built itself (`wagi run`). Reused
+    /// instances take their slots from `admission`, the server's, if there is one.
+    pub(crate) fn for_config(
+        settings: ModuleSettings,
+        metrics: Arc<Metrics>,
+        admission: Option<Arc<dyn InstanceAdmission>>,
+        config: &Config,
+    ) -> Result<Self> {
         let cache_dir = settings.cache_dir();
         let loader = settings.new_loader();
         let limits = &settings.limits;
@@ -170,6 +177,9 @@ impl Startup {
         };
         let mut runtime = Runtime::new(&engine_options).context("cannot start the wasm engine")?;
         runtime.set_observer(Arc::clone(&metrics) as Arc<dyn wagi_runtime::Observer>);
+        if let Some(admission) = admission {
+            runtime.set_instance_admission(admission);
+        }
         let artifacts = ArtifactCache::new(cache_dir.join("compiled"));
         Ok(Self { settings, runtime: Arc::new(runtime), loader, artifacts, cache_dir, metrics, total_memory })
     }
@@ -307,7 +317,7 @@ impl Startup {
 }
 
 /// An `entrypoint` other than the default exists only for core modules: a component always runs
-/// its `wasi:cli/run` or `wasi:http/incoming-handler` export.
+/// its `wasi:cli/run` or `wasi:http` handler export.
 fn check_component_entries(
     config: &Config,
     modules: &[LoadedModule],
@@ -320,7 +330,7 @@ fn check_component_entries(
         .filter(|(entry, module)| entry.entrypoint != DEFAULT_ENTRYPOINT && compiled[&module.digest].1.is_component())
         .map(|(entry, _)| {
             let message = format!(
-                "`entrypoint = \"{}\"` is only for core modules; this module is a WASI 0.2 component, which runs its `wasi:cli/run` or `wasi:http/incoming-handler` export",
+                "`entrypoint = \"{}\"` is only for core modules; this module is a component, which runs its `wasi:cli/run` or `wasi:http` handler export",
                 entry.entrypoint
             );
             config.error_at(entry.module_location, Some(format!("module `{}`", entry.route)), message)

@@ -134,3 +134,25 @@ fn a_wasi_0_2_component_reuses_its_instances_one_request_at_a_time() {
 
     assert_eq!(server.get_concurrently("/service/", 16, 25, "hello from wagi\n"), 400);
 }
+
+#[test]
+fn a_reused_instance_holds_its_slots_so_the_pool_never_runs_out() {
+    let Some(service) = built("http-service", "http_service.wasm") else { return };
+    let site = Site::new();
+    let config = format!(
+        "[[module]]\nroute = \"/reused/...\"\nmodule = \"{0}\"\ninstance_reuse = 100\ninstance_concurrency = 16\n\n\
+         [[module]]\nroute = \"/fresh/...\"\nmodule = \"{0}\"\n",
+        service.display()
+    );
+    // One instance of the component takes three slots, all there are.
+    let server = site.serve(&config, &["--max-instances", "3", "--queue-timeout", "1s"]);
+    let counts: Vec<String> = (0..2).map(|_| server.get("/reused/count").text()).collect();
+    assert_eq!(counts, ["1\n", "2\n"], "one instance serves both, needing no slots of their own");
+
+    // The idle instance still holds the pool's slots: a fresh instance waits for them and is
+    // turned away with 503, where it would otherwise find the pool empty and fail with 500.
+    let fresh = server.get("/fresh/");
+    assert_eq!(fresh.status, 503, "{}", fresh.text());
+    assert!(fresh.headers.iter().any(|(name, value)| name.eq_ignore_ascii_case("retry-after") && value == "1"));
+    assert_eq!(server.get("/reused/count").text(), "3\n");
+}
