@@ -11,7 +11,7 @@ use wagi_loader::{LoaderOptions, RegistryOptions};
 
 /// WAGI: serve WebAssembly modules as CGI programs.
 #[derive(Debug, Parser)]
-#[command(name = "wagi", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "wagi", version, about, args_conflicts_with_subcommands = true, args_override_self = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -22,13 +22,16 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Validate a configuration, load and compile its modules, and print the route table.
+    #[command(args_override_self = true)]
     Check(Box<SourceArgs>),
     /// Fetch every module into the cache and compile it, without serving: warms the cache of an
     /// image or a volume (e.g. in a Kubernetes init container) so that startup compiles nothing.
+    #[command(args_override_self = true)]
     Pull(Box<SourceArgs>),
     /// Run one request through a module, with no server and no port, and print its CGI
     /// response (or, with `--http`, the HTTP response the server would send). Exits with 0 when
     /// the module answered, 1 when it failed (the reason goes to stderr) and 2 on a usage error.
+    #[command(args_override_self = true)]
     Run(Box<RunArgs>),
 }
 
@@ -110,12 +113,13 @@ fn parse_volume_arg(text: &str) -> Result<VolumeArg, String> {
 /// Where the handlers come from.
 #[derive(Debug, Args)]
 pub(crate) struct SourceArgs {
-    /// The modules.toml file that maps routes to modules.
-    #[arg(short = 'c', long = "config", value_name = "MODULES_TOML")]
+    /// The modules.toml or spin.toml that maps routes to modules, or a directory holding one
+    /// (default: `modules.toml`, else `spin.toml`, in the working directory).
+    #[arg(short = 'c', long = "config", env = "WAGI_CONFIG", value_name = "MODULES_TOML")]
     pub(crate) config: Option<PathBuf>,
 
     /// A bindle id (`name/version`) to serve instead of a modules.toml.
-    #[arg(short = 'b', long = "bindle", value_name = "BINDLE_ID", conflicts_with = "config")]
+    #[arg(short = 'b', long = "bindle", env = "WAGI_BINDLE", value_name = "BINDLE_ID", conflicts_with = "config")]
     pub(crate) bindle: Option<String>,
 
     /// The Bindle server URL, including `/v1` (ignored with `-c`).
@@ -128,7 +132,8 @@ pub(crate) struct SourceArgs {
         long = "bindle-http-user",
         env = "BINDLE_HTTP_USER",
         value_name = "BINDLE_HTTP_USER",
-        requires = "bindle_http_password"
+        requires = "bindle_http_password",
+        hide_env_values = true
     )]
     pub(crate) bindle_http_user: Option<String>,
 
@@ -143,15 +148,21 @@ pub(crate) struct SourceArgs {
     pub(crate) bindle_http_password: Option<String>,
 
     /// Accept an invalid TLS certificate from the Bindle server.
-    #[arg(short = 'k', long = "bindle-insecure")]
+    #[arg(short = 'k', long = "bindle-insecure", env = "WAGI_BINDLE_INSECURE")]
     pub(crate) bindle_insecure: bool,
 
     /// A directory of standalone bindles.
-    #[arg(long = "bindle-path", value_name = "DIR", requires = "bindle", conflicts_with = "bindle_url")]
+    #[arg(
+        long = "bindle-path",
+        value_name = "DIR",
+        requires = "bindle",
+        conflicts_with = "bindle_url",
+        env = "WAGI_BINDLE_PATH"
+    )]
     pub(crate) bindle_path: Option<PathBuf>,
 
     /// Where fetched modules and compiled code are cached (default: the user's cache directory).
-    #[arg(long = "module-cache", value_name = "MODULE_CACHE_DIR")]
+    #[arg(long = "module-cache", value_name = "MODULE_CACHE_DIR", env = "WAGI_MODULE_CACHE")]
     pub(crate) module_cache: Option<PathBuf>,
 
     /// Global variables for every module, `NAME=VALUE`; repeatable. Overrides `--env-file`.
@@ -159,7 +170,7 @@ pub(crate) struct SourceArgs {
     pub(crate) env: Vec<(String, String)>,
 
     /// A dotenv file of global variables; repeatable, later files override earlier ones.
-    #[arg(long = "env-file", value_name = "ENV_FILE")]
+    #[arg(long = "env-file", value_name = "ENV_FILE", env = "WAGI_ENV_FILE")]
     pub(crate) env_file: Vec<PathBuf>,
 
     /// Where each route's module stderr is appended (`<dir>/<sha256(route)>/module.stderr`).
@@ -189,7 +200,8 @@ pub(crate) struct RegistryArgs {
         long = "registry-user",
         env = "WAGI_REGISTRY_USER",
         value_name = "USER",
-        requires = "registry_password"
+        requires = "registry_password",
+        hide_env_values = true
     )]
     pub(crate) user: Option<String>,
 
@@ -205,11 +217,11 @@ pub(crate) struct RegistryArgs {
     pub(crate) password: Option<String>,
 
     /// A registry (`HOST:PORT`) reached over plain HTTP; repeatable. Loopback registries always may be.
-    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT", env = "WAGI_INSECURE_REGISTRY", value_delimiter = ',')]
     pub(crate) insecure: Vec<String>,
 
     /// Serve from the module cache only: resolve tags as last recorded and fetch nothing.
-    #[arg(long = "offline")]
+    #[arg(long = "offline", env = "WAGI_OFFLINE")]
     pub(crate) offline: bool,
 }
 
@@ -231,11 +243,11 @@ impl RegistryArgs {
 #[derive(Clone, Debug, Args)]
 pub(crate) struct ResponseArgs {
     /// Body bytes held before a response starts streaming; smaller responses are sent whole.
-    #[arg(long = "response-hold", value_name = "SIZE", default_value = "64KiB", value_parser = parse_byte_size)]
+    #[arg(long = "response-hold", value_name = "SIZE", default_value = "64KiB", value_parser = parse_byte_size, env = "WAGI_RESPONSE_HOLD")]
     pub(crate) hold: u64,
 
     /// How long a response is held after the module's headers are complete before it streams.
-    #[arg(long = "response-flush", value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    #[arg(long = "response-flush", value_name = "DURATION", default_value = "20ms", value_parser = parse_duration, env = "WAGI_RESPONSE_FLUSH")]
     pub(crate) flush_interval: Duration,
 }
 
@@ -248,20 +260,26 @@ pub(crate) struct OutboundArgs {
     pub(crate) allowed_hosts: Vec<(String, AllowedHosts)>,
 
     /// Time one outbound request may take, redirects and body included.
-    #[arg(id = "outbound_timeout", long = "outbound-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(id = "outbound_timeout", long = "outbound-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_OUTBOUND_TIMEOUT")]
     pub(crate) timeout: Duration,
 
     /// Largest outbound request or response body.
-    #[arg(id = "outbound_max_body", long = "outbound-max-body", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
+    #[arg(id = "outbound_max_body", long = "outbound-max-body", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size, env = "WAGI_OUTBOUND_MAX_BODY")]
     pub(crate) max_body: u64,
 
     /// Bytes of outbound responses one request may hold in memory at once, across the responses
     /// it has open (and `wasi:http` request bodies being sent).
-    #[arg(id = "outbound_max_held", long = "outbound-max-held", value_name = "SIZE", default_value = "32MiB", value_parser = parse_byte_size)]
+    #[arg(id = "outbound_max_held", long = "outbound-max-held", value_name = "SIZE", default_value = "32MiB", value_parser = parse_byte_size, env = "WAGI_OUTBOUND_MAX_HELD")]
     pub(crate) max_held: u64,
 
     /// Outbound requests one module invocation may make.
-    #[arg(id = "outbound_max_requests", long = "outbound-max-requests", value_name = "N", default_value_t = 100)]
+    #[arg(
+        id = "outbound_max_requests",
+        long = "outbound-max-requests",
+        value_name = "N",
+        default_value_t = 100,
+        env = "WAGI_OUTBOUND_MAX_REQUESTS"
+    )]
     pub(crate) max_requests: u32,
 }
 
@@ -283,43 +301,43 @@ fn parse_allowed_hosts_arg(text: &str) -> Result<(String, AllowedHosts), String>
 #[derive(Clone, Debug, Args)]
 pub(crate) struct LimitArgs {
     /// Time one request may run before it is stopped with 504.
-    #[arg(long = "timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_TIMEOUT")]
     pub(crate) timeout: Duration,
 
     /// Linear memory one instance may use; growing past it traps (500).
-    #[arg(long = "max-memory", value_name = "SIZE", default_value = "256MiB", value_parser = parse_byte_size)]
+    #[arg(long = "max-memory", value_name = "SIZE", default_value = "256MiB", value_parser = parse_byte_size, env = "WAGI_MAX_MEMORY")]
     pub(crate) max_memory: u64,
 
     /// Linear memory all instances may use together: past it `memory.grow` returns -1 and an
     /// instance whose initial memory does not fit cannot start (503). [default: 75% of the
     /// cgroup's memory limit, or of the machine's memory]
-    #[arg(long = "max-total-memory", value_name = "SIZE", value_parser = parse_byte_size)]
+    #[arg(long = "max-total-memory", value_name = "SIZE", value_parser = parse_byte_size, env = "WAGI_MAX_TOTAL_MEMORY")]
     pub(crate) max_total_memory: Option<u64>,
 
     /// Largest request body accepted; larger gets 413.
-    #[arg(long = "max-body", value_name = "SIZE", default_value = "100MiB", value_parser = parse_byte_size)]
+    #[arg(long = "max-body", value_name = "SIZE", default_value = "100MiB", value_parser = parse_byte_size, env = "WAGI_MAX_BODY")]
     pub(crate) max_body: u64,
 
     /// Most stdout a module may write for one response; more gets 502.
-    #[arg(long = "max-output", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
+    #[arg(long = "max-output", value_name = "SIZE", default_value = "16MiB", value_parser = parse_byte_size, env = "WAGI_MAX_OUTPUT")]
     pub(crate) max_output: u64,
 
     /// Instances that may run at once (sizes the instance pool).
-    #[arg(long = "max-instances", value_name = "N", default_value_t = 256)]
+    #[arg(long = "max-instances", value_name = "N", default_value_t = 256, env = "WAGI_MAX_INSTANCES")]
     pub(crate) max_instances: u32,
 
     /// Requests one instance of a `wasi:http` component serves before it is dropped. 1, the
     /// default, gives every request a fresh instance; CGI programs always get one.
-    #[arg(long = "instance-reuse", value_name = "N", default_value = "1", value_parser = parse_count)]
+    #[arg(long = "instance-reuse", value_name = "N", default_value = "1", value_parser = parse_count, env = "WAGI_INSTANCE_REUSE")]
     pub(crate) instance_reuse: u32,
 
     /// Requests one reused instance of a WASI 0.3 component serves at once.
-    #[arg(long = "instance-concurrency", value_name = "N", default_value = "1", value_parser = parse_count)]
+    #[arg(long = "instance-concurrency", value_name = "N", default_value = "1", value_parser = parse_count, env = "WAGI_INSTANCE_CONCURRENCY")]
     pub(crate) instance_concurrency: u32,
 
     /// Bytes of each pooled memory kept resident between instances and reset with `memset`
     /// instead of being returned to the kernel: faster, at the cost of resident memory.
-    #[arg(long = "memory-keep-resident", value_name = "SIZE", default_value = "2MiB", value_parser = parse_byte_size)]
+    #[arg(long = "memory-keep-resident", value_name = "SIZE", default_value = "2MiB", value_parser = parse_byte_size, env = "WAGI_MEMORY_KEEP_RESIDENT")]
     pub(crate) memory_keep_resident: u64,
 }
 
@@ -330,7 +348,7 @@ pub(crate) struct ServeArgs {
     pub(crate) source: SourceArgs,
 
     /// The address to listen on, `IP:PORT` (IPv6 as `[::1]:3000`; port 0 picks a free port).
-    #[arg(short = 'l', long = "listen", value_name = "IP_PORT", default_value = "127.0.0.1:3000")]
+    #[arg(short = 'l', long = "listen", value_name = "IP_PORT", default_value = "127.0.0.1:3000", env = "WAGI_LISTEN")]
     pub(crate) listen: SocketAddr,
 
     /// `host[:port]` for SERVER_NAME/SERVER_PORT when a request names no host.
@@ -338,7 +356,8 @@ pub(crate) struct ServeArgs {
         long = "hostname",
         visible_alias = "default-host",
         value_name = "HOSTNAME",
-        default_value = "localhost:3000"
+        default_value = "localhost:3000",
+        env = "WAGI_HOSTNAME"
     )]
     pub(crate) hostname: String,
 
@@ -351,49 +370,49 @@ pub(crate) struct ServeArgs {
     pub(crate) tls_key: Option<PathBuf>,
 
     /// Requests that may wait for a free instance; beyond it they get 503 with Retry-After.
-    #[arg(long = "max-queued", value_name = "N", default_value_t = 1024)]
+    #[arg(long = "max-queued", value_name = "N", default_value_t = 1024, env = "WAGI_MAX_QUEUED")]
     pub(crate) max_queued: usize,
 
     /// How long a request may wait for a free instance before it gets 503.
-    #[arg(long = "queue-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long = "queue-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WAGI_QUEUE_TIMEOUT")]
     pub(crate) queue_timeout: Duration,
 
     /// Client connections open at once; at the cap, the connection idle longest is closed to
     /// admit a new one.
-    #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000)]
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000, env = "WAGI_MAX_CONNECTIONS")]
     pub(crate) max_connections: usize,
 
     /// How long a client may take to send its request headers, counted from accept for the
     /// first request; also how long an HTTP/2 client may take to answer a ping.
-    #[arg(long = "header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long = "header-read-timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WAGI_HEADER_READ_TIMEOUT")]
     pub(crate) header_read_timeout: Duration,
 
     /// How long a connection may stay open between requests, with none in flight.
-    #[arg(long = "keep-alive-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long = "keep-alive-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration, env = "WAGI_KEEP_ALIVE_TIMEOUT")]
     pub(crate) keep_alive_timeout: Duration,
 
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
-    #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Duration,
 
     /// Where the access log goes: a file (appended to), `-` for stdout, or `off`.
-    #[arg(long = "access-log", value_name = "PATH", default_value = "-")]
+    #[arg(long = "access-log", value_name = "PATH", default_value = "-", env = "WAGI_ACCESS_LOG")]
     pub(crate) access_log: String,
 
     /// The access log's line format.
-    #[arg(long = "log-format", value_enum, default_value_t = LogFormatArg::Common)]
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormatArg::Common, env = "WAGI_LOG_FORMAT")]
     pub(crate) log_format: LogFormatArg,
 
     /// Also serve Prometheus metrics at `http://IP_PORT/metrics`.
-    #[arg(long = "metrics-listen", value_name = "IP_PORT")]
+    #[arg(long = "metrics-listen", value_name = "IP_PORT", env = "WAGI_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<SocketAddr>,
 
     /// Reload when the configuration or an env file changes (checked every second), as on SIGHUP.
-    #[arg(long = "watch")]
+    #[arg(long = "watch", env = "WAGI_WATCH")]
     pub(crate) watch: bool,
 
     /// A wasmtime cache configuration (accepted for compatibility; compiled modules are kept in memory).
-    #[arg(long = "cache", value_name = "CACHE_TOML")]
+    #[arg(long = "cache", value_name = "CACHE_TOML", env = "WAGI_CACHE")]
     pub(crate) cache: Option<PathBuf>,
 }
 

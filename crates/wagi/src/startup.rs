@@ -66,7 +66,15 @@ impl ConfigSource {
             loader.place_assets(&assets, &assets_dir).await.map_err(load_error)?;
             return Ok(config);
         }
-        let path = self.config.as_deref().ok_or_else(|| usage("no configuration: pass `-c modules.toml`"))?;
+        let path = self.config.as_deref().ok_or_else(|| {
+            usage("no configuration: pass `-c modules.toml`, or run wagi where a `modules.toml` or `spin.toml` is")
+        })?;
+        if path.is_dir() {
+            return Err(usage(&format!(
+                "`{}` is a directory with no `modules.toml` or `spin.toml` in it; pass the file with `-c`",
+                path.display()
+            )));
+        }
         let text = read_named_file(path, "--config")?;
         let source = path.display().to_string();
         let (mut config, mut warnings) = Config::parse(&text, &source).map_err(ConfigError)?;
@@ -575,12 +583,9 @@ impl SourceArgs {
             },
             ..self.registry.loader_options()
         };
-        let source = ConfigSource {
-            config: self.config,
-            bindle: self.bindle.zip(bindle_source),
-            env_files: self.env_file,
-            env: self.env,
-        };
+        let config = if self.bindle.is_some() { self.config } else { find_config(self.config) };
+        let source =
+            ConfigSource { config, bindle: self.bindle.zip(bindle_source), env_files: self.env_file, env: self.env };
         let settings = ModuleSettings {
             module_cache: self.module_cache,
             loader,
@@ -592,3 +597,24 @@ impl SourceArgs {
         (source, settings)
     }
 }
+
+/// The configuration file to serve: `config` when it is a file; else, in the directory
+/// `config` names or, with no `-c`, in the working directory, `modules.toml`, else `spin.toml`,
+/// saying which on stderr. `None` when there is nothing to find.
+fn find_config(config: Option<PathBuf>) -> Option<PathBuf> {
+    let dir = match config {
+        Some(path) if !path.is_dir() => return Some(path),
+        Some(dir) => dir,
+        None => PathBuf::new(),
+    };
+    let found = CONFIG_NAMES.iter().map(|name| dir.join(name)).find(|path| path.is_file());
+    match &found {
+        Some(path) => eprintln!("serving `{}`", path.display()),
+        None if dir.as_os_str().is_empty() => return None,
+        None => return Some(dir),
+    }
+    found
+}
+
+/// The files `wagi` looks for when it is not told which configuration to serve, in order.
+const CONFIG_NAMES: [&str; 2] = ["modules.toml", "spin.toml"];

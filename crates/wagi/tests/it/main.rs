@@ -11,6 +11,7 @@ mod hostile;
 mod lifecycle;
 mod observability;
 mod oci;
+mod operator;
 mod outbound;
 mod peer;
 mod registry;

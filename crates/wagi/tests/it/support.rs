@@ -147,20 +147,39 @@ impl Server {
         Self::launch(site, &["-c".as_ref(), config.as_os_str()], args, &[], "Listening on ")
     }
 
+    /// Starts wagi in the site's directory with only `args` and `env` besides the site's log
+    /// and cache directories: no `-c`, no `-l`.
+    pub(crate) fn start_bare(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Self::command(site, args, env);
+        command.current_dir(site.path(""));
+        Self::spawn(site, command, "Ready: serving on ")
+    }
+
     /// Starts wagi and waits for the stdout line starting with `until` that names its URL.
     fn launch(site: &Site, source: &[&OsStr], args: &[&str], env: &[(&str, &str)], until: &str) -> Self {
-        let log_dir = site.path("logs");
+        let mut command = Self::command(site, &["-l", "127.0.0.1:0"], env);
+        command.args(source).args(args);
+        Self::spawn(site, command, until)
+    }
+
+    /// `wagi` with `args` and `env`, keeping its logs and caches in the site.
+    fn command(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
         command
-            .args(source)
-            .args(["-l", "127.0.0.1:0", "--log-dir"])
-            .arg(&log_dir)
+            .args(args)
+            .arg("--log-dir")
+            .arg(site.path("logs"))
             .arg("--module-cache")
             .arg(site.module_cache())
-            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        command
+    }
+
+    /// Runs `command` and waits for the stdout line starting with `until` that names its URL.
+    fn spawn(site: &Site, mut command: Command, until: &str) -> Self {
+        let log_dir = site.path("logs");
         let mut child = command.spawn().expect("start wagi");
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, receiver) = mpsc::channel();

@@ -1,0 +1,63 @@
+//! Running wagi the way operators run servers: flags from `WAGI_*` environment variables, the
+//! configuration found when none is named (or a directory is), and the last of a repeated flag
+//! winning.
+
+use crate::examples::root;
+use crate::support::{Server, Site, entry};
+
+/// `modules.toml` text serving `hello.wat` at `/hello`.
+fn hello_toml() -> String {
+    entry("/hello", &root().join("examples/hello.wat").display().to_string())
+}
+
+fn assert_serves_hello(server: &Server) {
+    let hello = server.get("/hello");
+    assert_eq!((hello.status, hello.text()), (200, "hello from wagi\n".to_owned()));
+}
+
+#[test]
+fn with_no_config_wagi_serves_the_modules_toml_of_its_directory_on_wagi_listen() {
+    let site = Site::new();
+    site.write("modules.toml", hello_toml());
+    let server = Server::start_bare(&site, &[], &[("WAGI_LISTEN", "127.0.0.1:0")]);
+    assert_serves_hello(&server);
+}
+
+#[test]
+fn with_no_config_and_no_modules_toml_wagi_serves_spin_toml() {
+    let site = Site::new();
+    site.write(
+        "spin.toml",
+        format!(
+            "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/hello\"\ncomponent = \"hello\"\n\
+             executor = {{ type = \"wagi\" }}\n\n[component.hello]\nsource = \"{}\"\n",
+            root().join("examples/hello.wat").display()
+        ),
+    );
+    let server = Server::start_bare(&site, &["-l", "127.0.0.1:0"], &[]);
+    assert_serves_hello(&server);
+}
+
+#[test]
+fn wagi_config_and_dash_c_take_a_file_or_a_directory() {
+    let site = Site::new();
+    site.write("app/modules.toml", hello_toml());
+    let app = site.path("app").display().to_string();
+    let file = site.path("app/modules.toml").display().to_string();
+    for env in [("WAGI_CONFIG", app.as_str()), ("WAGI_CONFIG", file.as_str())] {
+        let server = Server::start_bare(&site, &["-l", "127.0.0.1:0"], &[env]);
+        assert_serves_hello(&server);
+    }
+    let server = Server::start_bare(&site, &["-l", "127.0.0.1:0", "-c", &app], &[]);
+    assert_serves_hello(&server);
+}
+
+#[test]
+fn the_last_of_a_repeated_flag_wins_over_earlier_ones_and_the_environment() {
+    let site = Site::new();
+    site.write("modules.toml", hello_toml());
+    let server =
+        Server::start_bare(&site, &["-l", "127.0.0.1:0", "-l", "127.0.0.2:0"], &[("WAGI_LISTEN", "127.0.0.3:0")]);
+    assert_eq!(server.addr.ip().to_string(), "127.0.0.2");
+    assert_serves_hello(&server);
+}
