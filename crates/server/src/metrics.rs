@@ -36,6 +36,15 @@ pub struct Metrics {
     module_compile: Family<ModuleLabel, Gauge<f64, AtomicU64>>,
     artifact_cache: Family<OutcomeLabel, Counter>,
     reloads: Family<OutcomeLabel, Counter>,
+    build_info: Family<BuildLabel, Gauge>,
+}
+
+/// What a build is: its version, the wasmtime it links, the commit it was built from.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: String,
+    wasmtime: String,
+    commit: String,
 }
 
 /// A route pattern as a label value, shared with the routing table instead of copied.
@@ -250,7 +259,24 @@ impl Metrics {
         );
         let reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register("reloads", "Configuration reloads, by outcome", reloads.clone());
-        Self { registry, per_request, running, queued, module_load, module_compile, artifact_cache, reloads }
+        // Both outcomes are there from the start, so a rate over them has a series before the
+        // first reload.
+        for outcome in ["ok", "error"] {
+            drop(reloads.get_or_create(&OutcomeLabel { outcome }));
+        }
+        let build_info = Family::<BuildLabel, Gauge>::default();
+        registry.register("build_info", "The running build, as labels; always 1", build_info.clone());
+        Self {
+            registry,
+            per_request,
+            running,
+            queued,
+            module_load,
+            module_compile,
+            artifact_cache,
+            reloads,
+            build_info,
+        }
     }
 
     /// Counts one answered request.
@@ -269,6 +295,13 @@ impl Metrics {
         self.module_compile.get_or_create(&ModuleLabel { module: module.to_owned() }).set(took.as_secs_f64());
         let outcome = if cache_hit { "hit" } else { "miss" };
         self.artifact_cache.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Says which build is running: `wagi_build_info{version, wasmtime, commit} 1`.
+    pub fn set_build(&self, version: &str, wasmtime: &str, commit: &str) {
+        let label =
+            BuildLabel { version: version.to_owned(), wasmtime: wasmtime.to_owned(), commit: commit.to_owned() };
+        self.build_info.get_or_create(&label).set(1);
     }
 
     /// Counts a reload attempt.

@@ -9,9 +9,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use wagi_config::{AllowedHosts, parse_byte_size, parse_duration, parse_env_arg};
 use wagi_loader::{LoaderOptions, RegistryOptions};
 
+/// What `--version` says: wagi's version, the wasmtime it links and the commit it was built from.
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (wasmtime ",
+    env!("WAGI_WASMTIME_VERSION"),
+    ", commit ",
+    env!("WAGI_COMMIT"),
+    ")"
+);
+
 /// WAGI: serve WebAssembly modules as CGI programs.
 #[derive(Debug, Parser)]
-#[command(name = "wagi", version, about, args_conflicts_with_subcommands = true, args_override_self = true)]
+#[command(name = "wagi", version = VERSION, about, args_conflicts_with_subcommands = true, args_override_self = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,

@@ -108,6 +108,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let access_log = access_log(&args)?;
     let signals = Signals::install()?;
     let metrics = Arc::new(Metrics::new());
+    metrics.set_build(env!("CARGO_PKG_VERSION"), env!("WAGI_WASMTIME_VERSION"), env!("WAGI_COMMIT"));
     let options = wagi_server::ServerOptions {
         default_host: args.hostname.clone(),
         shutdown_timeout: args.shutdown_timeout,

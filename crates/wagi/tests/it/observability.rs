@@ -1,4 +1,5 @@
-//! What an operator sees: one access log line per request and Prometheus metrics.
+//! What an operator sees: one access log line per request, Prometheus metrics, and the build
+//! that `--version` and the metrics name.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -82,4 +83,22 @@ fn json_access_log_lines_go_to_a_file() {
     assert_eq!(lines[0]["route"], "/hello");
     assert_eq!(lines[0]["status"], 200);
     assert_eq!(lines[0]["bytes"], 6);
+}
+
+#[test]
+fn the_build_and_the_reload_counts_are_exported_from_the_start() {
+    let site = site();
+    let server = Server::start(&site, &["--metrics-listen", "127.0.0.1:0"], &[]);
+    let metrics = scrape(&server);
+    let build = metrics.lines().find(|line| line.starts_with("wagi_build_info{")).unwrap_or_default();
+    assert!(build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))), "{metrics}");
+    assert!(build.contains("wasmtime=\"48.") && build.ends_with("} 1"), "{build}");
+    for outcome in ["ok", "error"] {
+        let line = format!("wagi_reloads_total{{outcome=\"{outcome}\"}} 0");
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
+
+    let version = std::process::Command::new(env!("CARGO_BIN_EXE_wagi")).arg("--version").output().expect("run");
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(version.starts_with(&format!("wagi {} (wasmtime 48.", env!("CARGO_PKG_VERSION"))), "{version}");
 }
