@@ -11,6 +11,9 @@ use wagi_server::{Metrics, Routes, Tls};
 
 use crate::startup::{ConfigError, ConfigSource, Startup};
 
+/// The exit code after a second SIGINT or SIGTERM, as a shell gives a program that SIGINT ended.
+const INTERRUPTED: i32 = 130;
+
 /// SIGINT and SIGTERM (stop), SIGHUP (reload); installed before loading so that a signal during
 /// startup is not fatal.
 pub(crate) struct Signals {
@@ -34,7 +37,8 @@ impl Signals {
         Ok(Self {})
     }
 
-    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP.
+    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP. A second SIGINT
+    /// or SIGTERM during the graceful shutdown exits at once, with code [`INTERRUPTED`].
     pub(crate) async fn run(mut self, shutdown: CancellationToken, reload: mpsc::Sender<()>) {
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
@@ -56,6 +60,15 @@ impl Signals {
         }
         tracing::info!("shutting down: no new connections, waiting for requests in flight");
         shutdown.cancel();
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("wagi: a second signal: exiting now, cutting off the requests in flight");
+        std::process::exit(INTERRUPTED);
     }
 }
 

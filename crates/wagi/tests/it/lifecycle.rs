@@ -1,6 +1,6 @@
 //! The server's life: readiness while loading, reloading under load, and draining on SIGTERM.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
@@ -127,4 +127,32 @@ fn sigterm_finishes_requests_in_flight_refuses_new_connections_and_exits_zero() 
         assert!(response.text().contains("body: through the gate"), "{}", response.text());
     }
     assert_eq!(server.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn a_second_signal_during_the_graceful_shutdown_exits_at_once() {
+    let peer = Peer::start();
+    let site = Site::new();
+    let allowed = format!("allowed_hosts = [\"http://{}\"]", peer.addr);
+    let server = site.serve(&fetch_entry("/fetch", &allowed), &["--access-log", "off", "--shutdown-timeout", "10m"]);
+    let addr = server.addr;
+
+    // A request whose module waits at the peer's gate, which never opens.
+    let request = format!("GET /fetch?url={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", peer.url("/gate"));
+    let mut connection = server.connect();
+    connection.write_all(request.as_bytes()).expect("send request");
+    peer.wait_at_gate(1);
+
+    server.signal("TERM");
+    let deadline = Instant::now() + TIMEOUT;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting connections after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The first signal waits for the request, for up to ten minutes; the second does not.
+    server.signal("INT");
+    assert_eq!(server.wait_exit().code(), Some(130));
+    let mut rest = Vec::new();
+    let _ = connection.read_to_end(&mut rest);
+    assert!(!String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"), "the request in flight was cut off");
 }
