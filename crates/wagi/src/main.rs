@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && !no_color())
         .init();
     // Loading, reloads, signals and accepting run here; connections are served on threads of
     // their own (see `wagi_server::serve`).
@@ -176,6 +176,11 @@ fn bind(addr: SocketAddr) -> Result<TcpListener> {
         socket.listen(LISTEN_BACKLOG)
     };
     listen().with_context(|| format!("cannot listen on `{addr}`"))
+}
+
+/// Whether `NO_COLOR` asks for output without colour: set and not empty, as no-color.org says.
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
 
 /// A line on stdout for whoever started wagi (scripts and tests wait for these).

@@ -1,6 +1,6 @@
 //! Running wagi the way operators run servers: flags from `WAGI_*` environment variables, the
-//! configuration found when none is named (or a directory is), and the last of a repeated flag
-//! winning.
+//! configuration found when none is named (or a directory is), the last of a repeated flag
+//! winning, and `NO_COLOR`.
 
 use crate::examples::root;
 use crate::support::{Server, Site, entry};
@@ -60,4 +60,25 @@ fn the_last_of_a_repeated_flag_wins_over_earlier_ones_and_the_environment() {
         Server::start_bare(&site, &["-l", "127.0.0.1:0", "-l", "127.0.0.2:0"], &[("WAGI_LISTEN", "127.0.0.3:0")]);
     assert_eq!(server.addr.ip().to_string(), "127.0.0.2");
     assert_serves_hello(&server);
+}
+
+#[test]
+fn no_color_keeps_escapes_out_of_the_log_on_a_terminal() {
+    let site = Site::new();
+    site.write("modules.toml", hello_toml());
+    // `script` runs wagi on a terminal of its own, as a person would.
+    let on_a_terminal = |no_color: &str| {
+        let command = format!("{} check -c {}", env!("CARGO_BIN_EXE_wagi"), site.path("modules.toml").display());
+        let output = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("RUST_LOG", "debug")
+            .env("NO_COLOR", no_color)
+            .output()
+            .expect("run script");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(on_a_terminal("").contains("\u{1b}["), "on a terminal, the log is coloured");
+    let plain = on_a_terminal("1");
+    assert!(plain.contains("DEBUG") && !plain.contains("\u{1b}["), "{plain}");
 }
