@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::support::{Server, Site, Then, entry, printer, read_response};
+use crate::support::{Site, Then, entry, printer, read_response};
 
 fn serve_outputs(cases: &[(&str, &[u8], Then)]) -> (Site, crate::support::Server) {
     let site = Site::new();
@@ -142,11 +142,7 @@ fn an_informational_status_is_502_over_http1_and_http2() {
     drop(plain);
 
     // HTTP/2: a 502 too, not a reset stream.
-    let key = rcgen::KeyPair::generate().expect("generate a key");
-    let cert = crate::tls::certificate(&key);
-    let cert_path = site.write("cert.pem", &cert).display().to_string();
-    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
-    let tls = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+    let (tls, cert) = crate::tls::serve_https(&site);
     for (name, _) in informational {
         let answer = crate::tls::https_get(tls.addr, &cert, &[b"h2"], &format!("/{name}"));
         assert_eq!((answer.version, answer.status), (http::Version::HTTP_2, 502), "{name}");

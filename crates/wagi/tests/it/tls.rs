@@ -78,9 +78,22 @@ pub(crate) fn https_get(addr: SocketAddr, ca_pem: &str, alpn: &[&[u8]], path: &s
 
 fn serve_tls(site: &Site, cert: &str, key: &str) -> Server {
     site.fixture("dump.wat");
+    site.write("modules.toml", "[[module]]\nroute = \"/dump\"\nmodule = \"dump.wat\"\n");
+    serve_with(site, cert, key)
+}
+
+/// Serves the site's `modules.toml` over HTTPS with a new self-signed certificate for
+/// `localhost`: the server, and the certificate to trust.
+pub(crate) fn serve_https(site: &Site) -> (Server, String) {
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    let cert = certificate(&key);
+    (serve_with(site, &cert, &key.serialize_pem()), cert)
+}
+
+/// Serves the site's `modules.toml` over HTTPS with `cert` and `key`.
+fn serve_with(site: &Site, cert: &str, key: &str) -> Server {
     site.write("cert.pem", cert);
     site.write("key.pem", key);
-    site.write("modules.toml", "[[module]]\nroute = \"/dump\"\nmodule = \"dump.wat\"\n");
     let (cert, key) = (path(site, "cert.pem"), path(site, "key.pem"));
     Server::start(site, &["--tls-cert", &cert, "--tls-key", &key], &[])
 }

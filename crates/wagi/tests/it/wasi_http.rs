@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::examples::{built, root};
 use crate::peer::Peer;
-use crate::support::{Server, Site};
+use crate::support::Site;
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
 fn example(file: &str) -> Option<PathBuf> {
@@ -155,14 +155,8 @@ fn components_are_held_to_the_limits_of_their_route() {
 fn https_with_http2_reaches_a_component() {
     let Some(config) = config("") else { return };
     let site = Site::new();
-    let key = rcgen::KeyPair::generate().expect("generate a key");
-    let cert = crate::tls::certificate(&key);
-    site.write("cert.pem", &cert);
-    site.write("key.pem", key.serialize_pem());
     site.write("modules.toml", config);
-    let (cert_path, key_path) = (site.path("cert.pem"), site.path("key.pem"));
-    let args = ["--tls-cert", cert_path.to_str().expect("path"), "--tls-key", key_path.to_str().expect("path")];
-    let server = Server::start(&site, &args, &[]);
+    let (server, cert) = crate::tls::serve_https(&site);
 
     let answer = crate::tls::https_get(server.addr, &cert, &[b"h2"], "/component/request?q=1");
     assert_eq!((answer.version, answer.status), (http::Version::HTTP_2, 200), "{}", answer.body);
@@ -174,12 +168,8 @@ fn https_with_http2_reaches_a_component() {
 fn a_component_setting_an_informational_status_gets_502_over_http1_and_http2() {
     let Some(config) = config("") else { return };
     let site = Site::new();
-    let key = rcgen::KeyPair::generate().expect("generate a key");
-    let cert = crate::tls::certificate(&key);
-    let cert_path = site.write("cert.pem", &cert).display().to_string();
-    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
     site.write("modules.toml", config);
-    let server = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+    let (server, cert) = crate::tls::serve_https(&site);
 
     for code in [100, 101, 103] {
         let path = format!("/component/status?code={code}");

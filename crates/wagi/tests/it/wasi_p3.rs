@@ -148,12 +148,8 @@ fn wagi_check_and_pull_accept_wasi_0_3_components() {
 fn a_wasi_0_3_component_is_held_to_max_body_and_answers_over_http2_and_tls() {
     let Some(config) = config("max_body = \"1KiB\"") else { return };
     let site = Site::new();
-    let key = rcgen::KeyPair::generate().expect("generate a key");
-    let cert = crate::tls::certificate(&key);
-    let cert_path = site.write("cert.pem", &cert).display().to_string();
-    let key_path = site.write("key.pem", key.serialize_pem()).display().to_string();
     site.write("modules.toml", config);
-    let server = Server::start(&site, &["--tls-cert", &cert_path, "--tls-key", &key_path], &[]);
+    let (server, cert) = crate::tls::serve_https(&site);
 
     let answer = crate::tls::https_get(server.addr, &cert, &[b"h2"], "/service/chunks");
     assert_eq!((answer.version, answer.status), (http::Version::HTTP_2, 200), "{}", answer.body);
