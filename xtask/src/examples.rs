@@ -36,7 +36,7 @@ const TARGET: &str = "wasm32-wasip1";
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
 const WASIP2_ONLY: &[&str] =
-    &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service", "spin-hello"];
+    &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service", "spin-hello", "spin-todo"];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -67,6 +67,7 @@ const GUESTS: &[Guest] = &[
             "http-service",
             "env-dump-wasip3",
             "spin-hello",
+            "spin-todo",
         ],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
@@ -229,7 +230,8 @@ pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
 /// `http-component`'s command `http-get` as `http_get.wasm`, the bench's `http_hello.wasm`, and two WASI 0.3
 /// components written with the `wasip3` crate: `http-service`, a `wasi:http` 0.3 component, as `http_service.wasm`,
 /// and `env-dump-wasip3`, `env-dump` as a WASI 0.3 command, as `env_dump_wasip3.wasm`; and `spin-hello`, spin-sdk
-/// 7's `#[http_service]`, as `spin_hello.wasm`.
+/// 7's `#[http_service]`, as `spin_hello.wasm`, and `spin-todo`, a spin-sdk 7 application that keeps data, as
+/// `spin_todo.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -254,6 +256,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         "http-service",
         "env-dump-wasip3",
         "spin-hello",
+        "spin-todo",
     ])?;
     // On its own: built together with the others, it would get the `std` feature of `wasip2` they enable.
     build(&["http-hello"])?;
@@ -266,6 +269,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
     let http_service = module.with_file_name(module_file_name("http-service"));
     let env_dump_wasip3 = module.with_file_name(module_file_name("env-dump-wasip3"));
     let spin_hello = module.with_file_name(module_file_name("spin-hello"));
+    let spin_todo = module.with_file_name(module_file_name("spin-todo"));
     for (package, copied) in [
         ("env-dump", module),
         ("volume-file", &volume_file),
@@ -276,6 +280,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         ("http_service", &http_service),
         ("env_dump_wasip3", &env_dump_wasip3),
         ("spin_hello", &spin_hello),
+        ("spin_todo", &spin_todo),
     ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)

@@ -133,7 +133,8 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         }
     }
 
-    pub(crate) fn string_table(&mut self, name: &str) -> Vec<(String, String)> {
+    /// A table of environment variables: each name, its value and where the value is.
+    pub(crate) fn string_table(&mut self, name: &str) -> Vec<(String, String, usize)> {
         let Some(value) = self.value(name) else { return Vec::new() };
         let Some(table) = value.get_ref().as_table() else {
             self.wrong_type(name, value, "a table of strings");
@@ -154,7 +155,7 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
                 self.error(value.span().start, format!("the value of `{}` contains a NUL byte", key.get_ref()));
                 continue;
             }
-            pairs.push((key.get_ref().to_string(), text.to_owned()));
+            pairs.push((key.get_ref().to_string(), text.to_owned(), value.span().start));
         }
         pairs
     }

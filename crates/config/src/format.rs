@@ -19,14 +19,14 @@ impl Config {
                 return Err(Diagnostics(reporter.finish().0));
             }
         };
-        let modules = if root.get_ref().contains_key(crate::spin_toml::VERSION_KEY) {
+        let (modules, variables) = if root.get_ref().contains_key(crate::spin_toml::VERSION_KEY) {
             crate::spin_toml::parse_root(root.get_ref(), &mut reporter)
         } else {
             crate::modules_toml::parse_root(root.get_ref(), &mut reporter)
         };
         let (errors, warnings) = reporter.finish();
         if errors.is_empty() {
-            Ok((Config { source: source.to_owned(), modules }, warnings))
+            Ok((Config { source: source.to_owned(), modules, variables }, warnings))
         } else {
             Err(Diagnostics(errors))
         }

@@ -19,6 +19,7 @@ use crate::digest::Digest;
 use crate::model::{Config, DEFAULT_ENTRYPOINT, InstanceReuse, ModuleEntry, ModuleLimits, Volume};
 use crate::module_ref::{ModuleRef, Parcel};
 use crate::route::RoutePattern;
+use crate::variables::Declarations;
 
 /// The media type of a parcel that holds a wasm module.
 pub const WASM_MEDIA_TYPE: &str = "application/wasm";
@@ -189,6 +190,7 @@ impl Invoice {
                 http_max_concurrency: None,
                 argv: parcel.wagi("argv").map(str::to_owned),
                 environment: Vec::new(),
+                variables: Vec::new(),
                 limits: ModuleLimits::default(),
                 reuse: InstanceReuse::default(),
                 files: None,
@@ -197,7 +199,7 @@ impl Invoice {
         if !errors.is_empty() {
             return Err(Diagnostics(errors));
         }
-        let config = Config { source: self.source.clone(), modules };
+        let config = Config { source: self.source.clone(), modules, variables: Declarations::default() };
         Ok((config, assets.into_values().collect()))
     }
 

@@ -34,6 +34,7 @@ mod resolve;
 mod route;
 mod spin_toml;
 mod units;
+mod variables;
 
 pub use allowed_hosts::{ALLOW_ALL, AllowedHostError, AllowedHosts};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
@@ -47,3 +48,6 @@ pub use model::{
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference, Parcel};
 pub use route::{RouteError, RouteMatch, RoutePattern};
 pub use units::{UnitError, parse_byte_size, parse_duration};
+pub use variables::{
+    Declaration, Declarations, Sources, Template, VARIABLE_NAME_RULE, Value, Values, VariableError, is_variable_name,
+};

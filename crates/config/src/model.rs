@@ -9,6 +9,7 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Reporter};
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
+use crate::variables::{Declarations, Template};
 
 /// The entrypoint called when an entry names none.
 pub const DEFAULT_ENTRYPOINT: &str = "_start";
@@ -20,6 +21,8 @@ pub struct Config {
     pub source: String,
     /// The `[[module]]` entries, in file order.
     pub modules: Vec<ModuleEntry>,
+    /// `[variables]`: the application variables the entries' templates refer to.
+    pub variables: Declarations,
 }
 
 /// One `[[module]]` entry.
@@ -45,8 +48,12 @@ pub struct ModuleEntry {
     pub http_max_concurrency: Option<u32>,
     /// `argv`: the argv template, with `${SCRIPT_NAME}` and `${ARGS}`.
     pub argv: Option<String>,
-    /// `environment`: variables for this module only, in file order.
-    pub environment: Vec<(String, String)>,
+    /// `environment`: variables for this module only, in file order; in a `modules.toml` with
+    /// `[variables]`, each value is a template.
+    pub environment: Vec<(String, Template)>,
+    /// A Spin component's `variables`: what it reads through the variables interfaces, each a
+    /// template over the application variables.
+    pub variables: Vec<(String, Template)>,
     /// Per-module limits; `None` means the global default.
     pub limits: ModuleLimits,
     /// How many requests one instance serves; `None` means the global default.

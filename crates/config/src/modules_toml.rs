@@ -12,6 +12,7 @@ use crate::fields::{Fields, unknown_field_message};
 use crate::model::{DEFAULT_ENTRYPOINT, InstanceReuse, ModuleEntry, ModuleLimits, Volume, check_duplicate_routes};
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
+use crate::variables::{Declarations, parse_declarations};
 
 const MODULE_FIELDS: &[&str] = &[
     "route",
@@ -33,7 +34,10 @@ const MODULE_FIELDS: &[&str] = &[
 const IGNORED_MODULE_FIELDS: &[&str] = &["repository"];
 const IGNORED_TOP_LEVEL_FIELDS: &[&str] = &["default_host"];
 
-pub(crate) fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> Vec<ModuleEntry> {
+/// Reads the root table: its `[[module]]` entries and, if it has one, its `[variables]` table,
+/// which makes each `environment` value a template.
+pub(crate) fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> (Vec<ModuleEntry>, Declarations) {
+    let declarations = root.get("variables").map(|value| parse_declarations(value, reporter));
     let mut modules = Vec::new();
     let mut found_modules = false;
     for (key, value) in root {
@@ -46,26 +50,33 @@ pub(crate) fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> Vec
             };
             for entry in entries.iter() {
                 match entry.get_ref().as_table() {
-                    Some(table) => modules.extend(parse_module(table, entry.span(), reporter)),
+                    Some(table) => modules.extend(parse_module(table, entry.span(), declarations.as_ref(), reporter)),
                     None => reporter.error(entry.span().start, None, "each `module` must be a table"),
                 }
             }
+        } else if name == "variables" {
+            // Read first, above.
         } else if IGNORED_TOP_LEVEL_FIELDS.contains(&name) {
             reporter.warning(key.span().start, None, format!("`{name}` is ignored; use the `--hostname` flag"));
         } else {
-            reporter.error(key.span().start, None, unknown_field_message(name, &["module"]));
+            reporter.error(key.span().start, None, unknown_field_message(name, &["module", "variables"]));
         }
     }
     if !found_modules {
         reporter.error(0, None, "no `[[module]]` entries; add at least one with a `route` and a `module`");
     }
     check_duplicate_routes(&modules, reporter);
-    modules
+    (modules, declarations.unwrap_or_default())
 }
 
 /// Reads one `[[module]]` table; returns `None` when a required field is missing or invalid
 /// (the problem has been reported).
-fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter<'_>) -> Option<ModuleEntry> {
+fn parse_module(
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    declarations: Option<&Declarations>,
+    reporter: &mut Reporter<'_>,
+) -> Option<ModuleEntry> {
     let item = table
         .get("route")
         .and_then(|v| v.get_ref().as_str())
@@ -81,7 +92,7 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
     let http_max_concurrency = fields.optional_u32("http_max_concurrency");
     let argv = fields.optional_str("argv").map(str::to_owned);
     let bindle_server = fields.optional_str("bindle_server").map(str::to_owned);
-    let environment = fields.string_table("environment");
+    let environment = fields.environment("environment", declarations);
     let limits = ModuleLimits {
         timeout: fields.optional_duration("timeout"),
         max_memory: fields.optional_size("max_memory"),
@@ -115,6 +126,7 @@ fn parse_module(table: &DeTable<'_>, span: Range<usize>, reporter: &mut Reporter
         http_max_concurrency,
         argv,
         environment,
+        variables: Vec::new(),
         limits,
         reuse,
     })

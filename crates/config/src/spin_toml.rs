@@ -3,8 +3,9 @@
 //! has one path. A file is one when it has the `spin_manifest_version` key; [`Config::parse`]
 //! looks for it.
 //!
-//! What wagi cannot provide (variables, key-value stores, databases, AI models, triggers other
-//! than HTTP) is an error at its line rather than a component that fails when it first uses it;
+//! Application variables (`[variables]`, a component's `variables`) are read into templates
+//! (`variables.rs`). What wagi cannot provide (key-value stores, databases, AI models, triggers
+//! other than HTTP) is an error at its line rather than a component that fails when it first uses it;
 //! build settings and descriptive keys are accepted and ignored.
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::model::{
 };
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
+use crate::variables::{Declarations, Template, parse_declarations};
 
 /// The top-level key that makes a TOML file a Spin manifest.
 pub(crate) const VERSION_KEY: &str = "spin_manifest_version";
@@ -58,7 +60,6 @@ const COMPONENT: &[&str] = &[
 ];
 /// Component keys that ask for something wagi does not provide, and what it is.
 const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
-    ("variables", "application variables"),
     ("key_value_stores", "key-value stores"),
     ("sqlite_databases", "SQLite databases"),
     ("ai_models", "AI models"),
@@ -67,28 +68,28 @@ const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
 ];
 
 /// Reads the root table of a Spin manifest into entries, one per HTTP trigger.
-pub(crate) fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> Vec<ModuleEntry> {
+pub(crate) fn parse_root(root: &DeTable<'_>, reporter: &mut Reporter<'_>) -> (Vec<ModuleEntry>, Declarations) {
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match name {
             VERSION_KEY => check_version(value, reporter),
-            "variables" => reporter.error(key.span().start, None, format!("{UNSUPPORTED} application variables")),
-            "application" | "trigger" | "component" => {}
+            "application" | "trigger" | "component" | "variables" => {}
             other => reporter.error(key.span().start, None, unknown_field_message(other, TOP_LEVEL)),
         }
     }
     let base =
         root.get("application").map_or_else(|| "/".to_owned(), |application| parse_application(application, reporter));
-    let components = parse_components(root.get("component"), reporter);
+    let declarations = root.get("variables").map(|value| parse_declarations(value, reporter)).unwrap_or_default();
+    let components = parse_components(root.get("component"), &declarations, reporter);
     let mut modules = Vec::new();
     if let Some(triggers) = root.get("trigger") {
-        modules = parse_triggers(triggers, &base, &components, reporter);
+        modules = parse_triggers(triggers, &base, &components, &declarations, reporter);
     }
     if modules.is_empty() && reporter.diagnostics.iter().all(|d| d.severity != crate::Severity::Error) {
         reporter.error(0, None, "no `[[trigger.http]]` entries; add at least one with a `route` and a `component`");
     }
     check_duplicate_routes(&modules, reporter);
-    modules
+    (modules, declarations)
 }
 
 fn check_version(value: &Spanned<DeValue<'_>>, reporter: &mut Reporter<'_>) {
@@ -158,12 +159,14 @@ struct Component {
     module: ModuleRef,
     module_location: Location,
     files: Option<Files>,
-    environment: Vec<(String, String)>,
+    environment: Vec<(String, Template)>,
+    variables: Vec<(String, Template)>,
     allowed_hosts: AllowedHosts,
 }
 
 fn parse_components(
     value: Option<&Spanned<DeValue<'_>>>,
+    declarations: &Declarations,
     reporter: &mut Reporter<'_>,
 ) -> HashMap<String, Option<Component>> {
     let mut components = HashMap::new();
@@ -176,7 +179,7 @@ fn parse_components(
         let id = key.get_ref().to_string();
         let item = format!("component `{id}`");
         let component = match value.get_ref().as_table() {
-            Some(table) => parse_component(table, value.span(), &item, reporter),
+            Some(table) => parse_component(table, value.span(), &item, declarations, reporter),
             None => {
                 reporter.error(value.span().start, Some(&item), "a component must be a table");
                 None
@@ -191,6 +194,7 @@ fn parse_component(
     table: &DeTable<'_>,
     span: Range<usize>,
     item: &str,
+    declarations: &Declarations,
     reporter: &mut Reporter<'_>,
 ) -> Option<Component> {
     let mut fields = Fields { table, span, reporter, item };
@@ -204,16 +208,19 @@ fn parse_component(
     let mounts = fields.files("files");
     let exclude = fields.string_array("exclude_files");
     let files = (!mounts.is_empty()).then(|| Files { root: Default::default(), mounts, exclude });
-    let environment = fields.string_table("environment");
+    // Spin takes `environment` values as written; templates are for `variables`.
+    let environment = fields.environment("environment", None);
+    let variables = fields.component_variables(declarations);
     let allowed_hosts = fields.spin_allowed_hosts("allowed_outbound_hosts");
     let (module, module_location) = source?;
-    Some(Component { module, module_location, files, environment, allowed_hosts })
+    Some(Component { module, module_location, files, environment, variables, allowed_hosts })
 }
 
 fn parse_triggers(
     value: &Spanned<DeValue<'_>>,
     base: &str,
     components: &HashMap<String, Option<Component>>,
+    declarations: &Declarations,
     reporter: &mut Reporter<'_>,
 ) -> Vec<ModuleEntry> {
     let mut modules = Vec::new();
@@ -237,7 +244,9 @@ fn parse_triggers(
         };
         for trigger in triggers.iter() {
             match trigger.get_ref().as_table() {
-                Some(table) => modules.extend(parse_trigger(table, trigger.span(), base, components, reporter)),
+                Some(table) => {
+                    modules.extend(parse_trigger(table, trigger.span(), base, components, declarations, reporter));
+                }
                 None => reporter.error(trigger.span().start, None, "each `trigger.http` must be a table"),
             }
         }
@@ -251,6 +260,7 @@ fn parse_trigger(
     span: Range<usize>,
     base: &str,
     components: &HashMap<String, Option<Component>>,
+    declarations: &Declarations,
     reporter: &mut Reporter<'_>,
 ) -> Option<ModuleEntry> {
     let item = table
@@ -282,7 +292,7 @@ fn parse_trigger(
                     None
                 }
             },
-            DeValue::Table(inline) => parse_component(inline, value.span(), &item, fields.reporter),
+            DeValue::Table(inline) => parse_component(inline, value.span(), &item, declarations, fields.reporter),
             _ => {
                 fields.wrong_type("component", value, "a component id or a table");
                 None
@@ -303,6 +313,7 @@ fn parse_trigger(
         http_max_concurrency: None,
         argv,
         environment: component.environment,
+        variables: component.variables,
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
     })
@@ -478,7 +489,10 @@ impl<'t, 'i> Fields<'t, 'i, '_, '_> {
         for element in array.iter() {
             let Some(entry) = self.str_of(name, element) else { continue };
             if entry.contains("{{") {
-                self.error(element.span().start, format!("`{entry}`: {UNSUPPORTED} application variables"));
+                self.error(
+                    element.span().start,
+                    format!("`{entry}`: {UNSUPPORTED} variables in `allowed_outbound_hosts`; write the host"),
+                );
                 continue;
             }
             let scheme = entry.split_once("://").map(|(scheme, _)| scheme);

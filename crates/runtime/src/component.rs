@@ -1,6 +1,6 @@
 //! Components: telling one from a core module, the pool slots one takes, and linking it: all of
-//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, and stubs for the imports wagi does not
-//! provide. Which kind of handler a component is (`kind/command.rs`, `kind/http.rs`) is decided
+//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, wagi-platform's interfaces (variables), and
+//! stubs for the imports wagi does not provide. Which kind of handler a component is (`kind/command.rs`, `kind/http.rs`) is decided
 //! from its exports once it is linked.
 
 use wagi_config::DEFAULT_ENTRYPOINT;
@@ -49,6 +49,8 @@ pub(crate) fn linker(engine: &Engine, wasi: Wasi) -> Result<Linker<State>, Error
         wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
     }
+    wagi_platform::add_to_linker(&mut linker, wasi == Wasi::V03, |state: &mut State| &state.variables)
+        .map_err(link_error)?;
     Ok(linker)
 }
 
@@ -78,14 +80,16 @@ fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> R
     let shared = shared_resources(component, engine);
     for (name, import) in component.component_type().imports(engine) {
         let package = name.split('/').next().unwrap_or(name);
-        if PROVIDED_PACKAGES.contains(&package) {
+        if PROVIDED_PACKAGES.contains(&package)
+            || wagi_platform::PROVIDED_INTERFACES.iter().any(|provided| name.starts_with(provided))
+        {
             continue;
         }
         // A Spin application's interfaces are its data: a stub that traps would lose requests
         // later, so the component is refused now.
         if SPIN_PACKAGES.iter().any(|spin| package.starts_with(spin)) {
             return Err(Error::Link(format!(
-                "the component imports `{name}`, a Spin interface wagi does not provide yet (key-value stores, SQLite and variables are not supported)"
+                "the component imports `{name}`, a Spin interface wagi does not provide yet (key-value stores and SQLite are not supported)"
             )));
         }
         match import.ty {

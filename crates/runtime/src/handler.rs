@@ -102,7 +102,8 @@ impl Runtime {
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
         let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
-        let state = State::new(wasi, Inputs::default(), outbound, None, limits.max_memory, &self.memory_budget);
+        let memory = (limits.max_memory, &self.memory_budget);
+        let state = State::new(wasi, Inputs::default(), outbound, None, memory, Arc::default());
         let outcome = match run(&core, store(core.engine(), state), limits, None).await {
             Ok(()) if stdout.overflowed() => Err(RunError::OutputTooLarge { limit: stdout.limit() }),
             outcome => outcome,

@@ -54,7 +54,8 @@ impl Prepared {
         stdout: Option<StdoutPipe>,
     ) -> State {
         let outbound = OutboundSession::new(Arc::clone(&self.outbound), CdnLoop::of(headers));
-        State::new(wasi, inputs, outbound, stdout, self.spec.limits.max_memory, &self.memory_budget)
+        let memory = (self.spec.limits.max_memory, &self.memory_budget);
+        State::new(wasi, inputs, outbound, stdout, memory, Arc::clone(&self.spec.variables))
     }
 
     /// Logs what the module wrote to stderr, and appends it to the route's log file.

@@ -2,9 +2,11 @@
 //! on the request.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wagi_outbound_http::OutboundPolicy;
+use wagi_platform::Variables;
 
 /// Everything about one route's module that does not depend on the request.
 #[derive(Clone, Debug)]
@@ -29,6 +31,8 @@ pub struct HandlerSpec {
     pub stderr_log: Option<PathBuf>,
     /// How many requests one instance serves; by default each gets a fresh one.
     pub reuse: Reuse,
+    /// What a component reads through the variables interfaces.
+    pub variables: Arc<Variables>,
 }
 
 impl HandlerSpec {
@@ -47,6 +51,7 @@ impl HandlerSpec {
             response: ResponseOptions::default(),
             stderr_log: None,
             reuse: Reuse::default(),
+            variables: Arc::default(),
         }
     }
 }

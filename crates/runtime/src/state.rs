@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use wagi_outbound_http::OutboundSession;
+use wagi_platform::Variables;
 use wasmtime::Memory;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::Resource;
@@ -37,6 +38,8 @@ pub(crate) struct State {
     /// calls need not look it up by name.
     pub(crate) memory: Option<Memory>,
     pub(crate) limits: Limiter,
+    /// The component's variables.
+    pub(crate) variables: Arc<Variables>,
 }
 
 impl State {
@@ -45,14 +48,25 @@ impl State {
         inputs: Inputs,
         outbound: OutboundSession,
         stdout: Option<StdoutPipe>,
-        max_memory: u64,
-        budget: &Arc<MemoryBudget>,
+        (max_memory, budget): (u64, &Arc<MemoryBudget>),
+        variables: Arc<Variables>,
     ) -> Self {
         let max_memory = usize::try_from(max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
         let limits = Limiter::new(limits, budget);
         let http = WasiHttpCtx::new();
-        Self { wasi, http, http_call: None, service_call: None, inputs, outbound, stdout, memory: None, limits }
+        Self {
+            wasi,
+            http,
+            http_call: None,
+            service_call: None,
+            inputs,
+            outbound,
+            stdout,
+            memory: None,
+            limits,
+            variables,
+        }
     }
 }
 

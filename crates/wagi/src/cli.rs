@@ -120,6 +120,15 @@ fn parse_volume_arg(text: &str) -> Result<VolumeArg, String> {
     Ok(VolumeArg { guest_path: guest_path.to_owned(), host_path: PathBuf::from(host), read_only })
 }
 
+/// `--variable NAME=VALUE`: the name and the value as written (`@FILE` is read with the rest
+/// of the configuration, so that a reload reads it again).
+fn parse_variable_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not of the form NAME=VALUE")),
+    }
+}
+
 /// Where the handlers come from.
 #[derive(Debug, Args)]
 pub(crate) struct SourceArgs {
@@ -182,6 +191,17 @@ pub(crate) struct SourceArgs {
     /// A dotenv file of global variables; repeatable, later files override earlier ones.
     #[arg(long = "env-file", value_name = "ENV_FILE", env = "WAGI_ENV_FILE")]
     pub(crate) env_file: Vec<PathBuf>,
+
+    /// An application variable's value, `NAME=VALUE` or `NAME=@FILE` (the file's contents);
+    /// repeatable. Wins over the environment and the variables file.
+    #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_variable_arg)]
+    pub(crate) variables: Vec<(String, String)>,
+
+    /// A dotenv file of `SPIN_VARIABLE_NAME=value` (or `WAGI_VARIABLE_NAME`) lines giving
+    /// application variables; wins over the environment (default: `.env` in the working
+    /// directory, if there is one).
+    #[arg(long = "variables-file", value_name = "FILE", env = "WAGI_VARIABLES_FILE")]
+    pub(crate) variables_file: Option<PathBuf>,
 
     /// Where each route's module stderr is appended (`<dir>/<sha256(route)>/module.stderr`).
     #[arg(long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]

@@ -75,7 +75,8 @@ fn main() -> ExitCode {
 async fn check(args: SourceArgs) -> Result<()> {
     let (source, settings) = args.split();
     let (startup, config) = Startup::new(&source, settings, Arc::new(Metrics::new()), None).await?;
-    let loaded = startup.load(config, &source.global_env()?).await?;
+    let globals = source.globals(&config)?;
+    let loaded = startup.load(config, &globals).await?;
     let mut out = std::io::stdout().lock();
     for (route, entrypoint, module) in &loaded.summary {
         writeln!(out, "{route}\t{entrypoint}\t{module}")?;
@@ -150,7 +151,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (reload_requests, reload_queue) = mpsc::channel(1);
     tokio::spawn(signals.run(shutdown.clone(), reload_requests.clone()));
 
-    let loaded = startup.load(config, &source.global_env()?).await?;
+    let globals = source.globals(&config)?;
+    let loaded = startup.load(config, &globals).await?;
     routes.install(loaded.table);
     announce(&format!("Ready: serving on {}", wagi_server::local_url(addr, https)));
     tracing::info!(pooling = startup.is_pooling(), "serving");

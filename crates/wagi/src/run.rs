@@ -15,13 +15,13 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use wagi_config::{
-    AllowedHosts, Config, DEFAULT_ENTRYPOINT, InstanceReuse, Location, ModuleEntry, ModuleLimits, ModuleRef,
-    RoutePattern, Volume,
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Declarations, InstanceReuse, Location, ModuleEntry, ModuleLimits,
+    ModuleRef, RoutePattern, Values, Volume,
 };
 use wagi_server::{Metrics, ServerOptions};
 
 use crate::cli::RunArgs;
-use crate::startup::{ModuleSettings, Startup, stderr_log, usage};
+use crate::startup::{Globals, ModuleSettings, Startup, stderr_log, usage};
 
 /// The route the module answers on: every path.
 const ROUTE: &str = "/...";
@@ -43,7 +43,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         ..ServerOptions::default()
     };
     let startup = Startup::for_config(args.module_settings(log_dir.path()), Arc::new(Metrics::new()), None, &config)?;
-    let table = startup.load(config, &args.env).await?.table;
+    let globals = Globals { env: args.env, variables: Values::default() };
+    let table = startup.load(config, &globals).await?.table;
     let answer = wagi_server::answer_once(table, options, request, "127.0.0.1").await;
 
     let (parts, body) = answer.response.into_parts();
@@ -109,11 +110,12 @@ fn configuration(args: &RunArgs) -> Result<Config> {
         http_max_concurrency: None,
         argv: None,
         environment: Vec::new(),
+        variables: Vec::new(),
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
         files: None,
     };
-    let mut config = Config { source: "wagi run".to_owned(), modules: vec![entry] };
+    let mut config = Config { source: "wagi run".to_owned(), modules: vec![entry], variables: Declarations::default() };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     for warning in config.resolve_paths(&cwd, &cwd).map_err(crate::startup::ConfigError)? {
         eprintln!("{warning}");

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_config::{
-    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity,
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity, Sources,
+    Values, VariableError,
 };
 use wagi_loader::{
     BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
 };
 use wagi_runtime::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, InstanceAdmission, Limits, OutboundLimits,
-    OutboundPolicy, ResponseOptions, Reuse, Runtime, VolumeSpec,
+    OutboundPolicy, ResponseOptions, Reuse, Runtime, Variables, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
@@ -53,6 +54,19 @@ pub(crate) struct ConfigSource {
     pub(crate) env_files: Vec<PathBuf>,
     /// The variables of `-e`, which override the env files.
     pub(crate) env: Vec<(String, String)>,
+    /// `--variable` values, as written.
+    pub(crate) variables: Vec<(String, String)>,
+    /// `--variables-file`, else `.env` in the working directory when there is one.
+    pub(crate) variables_file: Option<PathBuf>,
+}
+
+/// What every module gets besides its own configuration.
+#[derive(Debug, Default)]
+pub(crate) struct Globals {
+    /// The variables every module's environment ends with.
+    pub(crate) env: Vec<(String, String)>,
+    /// The application variables' values.
+    pub(crate) variables: Values,
 }
 
 impl ConfigSource {
@@ -88,20 +102,53 @@ impl ConfigSource {
         Ok(config)
     }
 
-    /// The variables every module gets after its own: the env files' as they are now, then `-e`.
-    pub(crate) fn global_env(&self) -> Result<Vec<(String, String)>> {
+    /// What every module gets besides its own configuration, read as it is now: the variables
+    /// of the env files and then `-e`, and the values of `config`'s application variables.
+    pub(crate) fn globals(&self, config: &Config) -> Result<Globals> {
         let mut env = Vec::new();
         for path in &self.env_files {
             let text = read_named_file(path, "--env-file")?;
             env.extend(wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?);
         }
         env.extend(self.env.iter().cloned());
-        Ok(env)
+        let file = match self.variables_file() {
+            Some(path) => {
+                let text = read_named_file(&path, "--variables-file")?;
+                wagi_config::parse_env_file(&text, &path.display().to_string()).map_err(ConfigError)?
+            }
+            None => Vec::new(),
+        };
+        let mut flags = Vec::with_capacity(self.variables.len());
+        for (name, value) in &self.variables {
+            let value = match value.strip_prefix('@') {
+                Some(path) => read_named_file(Path::new(path), "--variable")?,
+                None => value.clone(),
+            };
+            flags.push((name.clone(), value));
+        }
+        let env_var = |name: &str| std::env::var(name).ok();
+        let sources = Sources { env: &env_var, file: &file, flags: &flags };
+        let variables = config.variables.resolve(&sources).map_err(|error| {
+            // A missing variable is reported at its declaration.
+            let declared = match &error {
+                VariableError::Missing(names) => names.first().and_then(|name| config.variables.0.get(name)),
+                VariableError::Undeclared { .. } => None,
+            };
+            let at = declared.map(|d| format!(":{}:{}", d.location.line, d.location.col)).unwrap_or_default();
+            usage(&format!("{}{at}: {error}", config.source))
+        })?;
+        Ok(Globals { env, variables })
     }
 
-    /// The files whose change means the configuration changed: the config and the env files.
+    /// `--variables-file`, else `.env` in the working directory if there is one, as Spin reads it.
+    fn variables_file(&self) -> Option<PathBuf> {
+        self.variables_file.clone().or_else(|| Some(PathBuf::from(".env")).filter(|path| path.is_file()))
+    }
+
+    /// The files whose change means the configuration changed: the config, the env files and
+    /// the variables file.
     pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
-        self.config.iter().chain(&self.env_files).cloned().collect()
+        self.config.iter().chain(&self.env_files).cloned().chain(self.variables_file()).collect()
     }
 }
 
@@ -226,12 +273,13 @@ impl Startup {
     /// table from them.
     pub(crate) async fn reload(&self, source: &ConfigSource) -> Result<Loaded> {
         let config = source.read(&self.loader, &self.cache_dir).await?;
-        self.load(config, &source.global_env()?).await
+        let globals = source.globals(&config)?;
+        self.load(config, &globals).await
     }
 
-    /// Loads, compiles and prepares everything `config` names, giving every module `global_env`
-    /// after its own variables.
-    pub(crate) async fn load(&self, mut config: Config, global_env: &[(String, String)]) -> Result<Loaded> {
+    /// Loads, compiles and prepares everything `config` names, giving every module
+    /// `globals.env` after its own variables, and the values of its templates.
+    pub(crate) async fn load(&self, mut config: Config, globals: &Globals) -> Result<Loaded> {
         let settings = &self.settings;
         let runtime = &self.runtime;
         if let Some(entry) =
@@ -292,12 +340,20 @@ impl Startup {
                     .map_err(|error| files_error(&config.source, &entry, &module_name, error))?;
                 volumes.push(VolumeSpec { guest_path: "/".to_owned(), host_path: staged, read_only: true });
             }
+            let variables =
+                entry.variables.iter().map(|(name, template)| (name.clone(), template.render(&globals.variables)));
+            let variables = Arc::new(Variables::new(variables.collect()));
             for (pattern, entrypoint) in handlers {
                 let spec = HandlerSpec {
                     name: module_name.clone(),
                     entrypoint: entrypoint.clone(),
                     argv_template: entry.argv.clone(),
-                    environment: entry.environment.iter().chain(global_env).cloned().collect(),
+                    environment: entry
+                        .environment
+                        .iter()
+                        .map(|(name, template)| (name.clone(), template.render(&globals.variables)))
+                        .chain(globals.env.iter().cloned())
+                        .collect(),
                     volumes: volumes.clone(),
                     outbound: outbound.clone(),
                     limits: entry_limits,
@@ -307,6 +363,7 @@ impl Startup {
                     },
                     stderr_log: Some(stderr_log(&log_dir, &pattern)),
                     reuse: entry_reuse(&entry, limits),
+                    variables: Arc::clone(&variables),
                 };
                 let handler = runtime
                     .prepare(compiled, spec)
@@ -584,8 +641,14 @@ impl SourceArgs {
             ..self.registry.loader_options()
         };
         let config = if self.bindle.is_some() { self.config } else { find_config(self.config) };
-        let source =
-            ConfigSource { config, bindle: self.bindle.zip(bindle_source), env_files: self.env_file, env: self.env };
+        let source = ConfigSource {
+            config,
+            bindle: self.bindle.zip(bindle_source),
+            env_files: self.env_file,
+            env: self.env,
+            variables: self.variables,
+            variables_file: self.variables_file,
+        };
         let settings = ModuleSettings {
             module_cache: self.module_cache,
             loader,

@@ -20,6 +20,7 @@ mod reuse;
 mod routing;
 mod run;
 mod spin;
+mod spin_data;
 mod startup;
 mod support;
 mod tls;

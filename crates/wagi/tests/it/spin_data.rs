@@ -1,0 +1,144 @@
+//! Spin applications that keep data, served from their `spin.toml` with no edits: the
+//! `spin-todo` example (spin-sdk 7, a WASI 0.3 component) reads its title from an application
+//! variable. Variables take their values from the manifest's defaults, `SPIN_VARIABLE_*` and
+//! `WAGI_VARIABLE_*`, a dotenv file and `--variable`; a required one without a value stops
+//! startup, and a secret's value is never printed. A `modules.toml` with `[variables]` gives
+//! them to CGI programs through `environment` templates.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::examples::{built, root};
+use crate::support::{Server, Site};
+
+/// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
+fn todo_module() -> Option<PathBuf> {
+    built("spin-todo", "spin_todo.wasm")
+}
+
+/// Serves `examples/spin-todo/spin.toml` as it is, with `args` and `env`.
+fn serve_example(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Server {
+    Server::start_with_config(site, &root().join("examples/spin-todo/spin.toml"), args, env)
+}
+
+/// A manifest serving the example, whose application declares a secret `token` too.
+fn manifest_with_secret(module: &std::path::Path) -> String {
+    format!(
+        "spin_manifest_version = 2\n\n[variables]\ntitle = {{ default = \"To do\" }}\n\
+         token = {{ required = true, secret = true }}\n\n\
+         [[trigger.http]]\nroute = \"/...\"\ncomponent = \"todo\"\n\n\
+         [component.todo]\nsource = \"{}\"\n\n\
+         [component.todo.variables]\ntitle = \"{{{{ title }}}}\"\nauth = \"Bearer {{{{ token }}}}\"\n",
+        module.display()
+    )
+}
+
+#[test]
+fn the_example_reads_its_title_from_the_manifest_default() {
+    if todo_module().is_none() {
+        return;
+    }
+    let site = Site::new();
+    let server = serve_example(&site, &[], &[]);
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<h1>To do</h1>"), "{}", page.text());
+    assert_eq!(server.get("/variable/title").text(), "To do");
+}
+
+#[test]
+fn the_environment_a_variables_file_and_the_flag_override_the_default_in_that_order() {
+    if todo_module().is_none() {
+        return;
+    }
+    let site = Site::new();
+    let title = |args: &[&str], env: &[(&str, &str)]| serve_example(&site, args, env).get("/variable/title").text();
+    assert_eq!(title(&[], &[("SPIN_VARIABLE_TITLE", "Groceries")]), "Groceries");
+    assert_eq!(title(&[], &[("SPIN_VARIABLE_TITLE", "Groceries"), ("WAGI_VARIABLE_TITLE", "Chores")]), "Chores");
+    let file = site.write("vars.env", "SPIN_VARIABLE_TITLE=\"From the file\"\nUNRELATED=1\n");
+    let file = file.to_str().expect("a UTF-8 path");
+    assert_eq!(title(&["--variables-file", file], &[("SPIN_VARIABLE_TITLE", "Groceries")]), "From the file");
+    assert_eq!(title(&["--variables-file", file, "--variable", "title=Flagged"], &[]), "Flagged");
+    let value = site.write("title.txt", "Read from a file");
+    let from_file = format!("title=@{}", value.display());
+    assert_eq!(title(&["--variable", &from_file], &[]), "Read from a file");
+}
+
+#[test]
+fn a_component_gets_spin_errors_for_names_it_has_no_variable_for() {
+    if todo_module().is_none() {
+        return;
+    }
+    let site = Site::new();
+    let server = serve_example(&site, &[], &[]);
+    let undefined = server.get("/variable/nope");
+    assert_eq!(undefined.status, 404, "{}", undefined.text());
+    assert!(undefined.text().starts_with("Error::Undefined("), "{}", undefined.text());
+    let invalid = server.get("/variable/Bad-Name");
+    assert_eq!(invalid.status, 400, "{}", invalid.text());
+    assert!(invalid.text().starts_with("Error::InvalidName("), "{}", invalid.text());
+    // An application variable the component does not map is not its variable.
+    assert_eq!(server.get("/").status, 200);
+}
+
+#[test]
+fn a_required_variable_without_a_value_stops_startup_and_a_secret_is_never_printed() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site.write("spin.toml", manifest_with_secret(&module));
+    let wagi = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wagi"));
+        command.args(args).arg("-c").arg(&manifest).arg("--module-cache").arg(site.module_cache());
+        command.envs(env.iter().copied()).current_dir(site.path("")).output().expect("run wagi")
+    };
+
+    let missing = wagi(&["check"], &[]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("spin.toml:5:1: the required variable `token` needs a value"), "{stderr}");
+    assert!(stderr.contains("SPIN_VARIABLE_TOKEN"), "{stderr}");
+
+    const SECRET: &str = "hunter2-do-not-print";
+    let checked = wagi(&["check"], &[("SPIN_VARIABLE_TOKEN", SECRET)]);
+    let printed = format!("{}{}", String::from_utf8_lossy(&checked.stdout), String::from_utf8_lossy(&checked.stderr));
+    assert!(checked.status.success(), "{printed}");
+    assert!(!printed.contains(SECRET), "{printed}");
+
+    // The component reads it through its own variable.
+    let server = Server::start_with_config(&site, &manifest, &[], &[("SPIN_VARIABLE_TOKEN", SECRET)]);
+    assert_eq!(server.get("/variable/auth").text(), format!("Bearer {SECRET}"));
+    assert_eq!(server.get("/variable/token").status, 404, "the application variable is not the component's");
+}
+
+#[test]
+fn a_flag_naming_no_declared_variable_is_refused() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site.write("spin.toml", manifest_with_secret(&module));
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "--variable", "titel=x", "--variable", "token=y", "-c"])
+        .arg(&manifest)
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run wagi");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--variable `titel`: the application declares no such variable"), "{stderr}");
+}
+
+#[test]
+fn a_modules_toml_with_variables_gives_them_to_cgi_programs_through_environment_templates() {
+    let site = Site::new();
+    site.fixture("dump.wat");
+    site.write(
+        "modules.toml",
+        "[variables]\ngreeting = { default = \"hello\" }\nname = { required = true }\n\n\
+         [[module]]\nroute = \"/env\"\nmodule = \"dump.wat\"\n\
+         environment = { GREETING = \"{{ greeting }}, {{name}}!\", PLAIN = \"as written\" }\n",
+    );
+    let server = Server::start(&site, &["--variable", "name=world"], &[("SPIN_VARIABLE_GREETING", "hi")]);
+    let response = server.get("/env");
+    assert_eq!(response.env_var("GREETING").as_deref(), Some("hi, world!"));
+    assert_eq!(response.env_var("PLAIN").as_deref(), Some("as written"));
+}
