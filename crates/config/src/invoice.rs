@@ -191,6 +191,7 @@ impl Invoice {
                 argv: parcel.wagi("argv").map(str::to_owned),
                 environment: Vec::new(),
                 variables: Vec::new(),
+                key_value_stores: Vec::new(),
                 limits: ModuleLimits::default(),
                 reuse: InstanceReuse::default(),
                 files: None,

@@ -27,11 +27,13 @@ mod fields;
 mod format;
 mod inside;
 mod invoice;
+mod labels;
 mod model;
 mod module_ref;
 mod modules_toml;
 mod resolve;
 mod route;
+mod runtime_config;
 mod spin_toml;
 mod units;
 mod variables;
@@ -42,11 +44,13 @@ pub use digest::Digest;
 pub use env_vars::{EnvArgError, parse_env_arg, parse_env_file};
 pub use inside::{PathEscape, path_inside};
 pub use invoice::{Invoice, WASM_MEDIA_TYPE};
+pub use labels::{Label, is_label};
 pub use model::{
     Config, DEFAULT_ENTRYPOINT, FileMount, Files, InstanceReuse, ModuleEntry, ModuleLimits, ParseResult, Volume,
 };
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference, Parcel};
 pub use route::{RouteError, RouteMatch, RoutePattern};
+pub use runtime_config::{RuntimeConfig, StoreBackend, StoreDefinition};
 pub use units::{UnitError, parse_byte_size, parse_duration};
 pub use variables::{
     Declaration, Declarations, Sources, Template, VARIABLE_NAME_RULE, Value, Values, VariableError, is_variable_name,

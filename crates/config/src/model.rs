@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Reporter};
+use crate::labels::Label;
 use crate::module_ref::ModuleRef;
 use crate::route::RoutePattern;
 use crate::variables::{Declarations, Template};
@@ -54,6 +55,8 @@ pub struct ModuleEntry {
     /// A Spin component's `variables`: what it reads through the variables interfaces, each a
     /// template over the application variables.
     pub variables: Vec<(String, Template)>,
+    /// `key_value_stores`: the labels of the key-value stores it may open.
+    pub key_value_stores: Vec<Label>,
     /// Per-module limits; `None` means the global default.
     pub limits: ModuleLimits,
     /// How many requests one instance serves; `None` means the global default.

@@ -29,6 +29,7 @@ const MODULE_FIELDS: &[&str] = &[
     "max_body",
     "instance_reuse",
     "instance_concurrency",
+    "key_value_stores",
 ];
 /// Keys the original WAGI accepted and ignored; kept working, with a warning.
 const IGNORED_MODULE_FIELDS: &[&str] = &["repository"];
@@ -93,6 +94,7 @@ fn parse_module(
     let argv = fields.optional_str("argv").map(str::to_owned);
     let bindle_server = fields.optional_str("bindle_server").map(str::to_owned);
     let environment = fields.environment("environment", declarations);
+    let key_value_stores = fields.labels("key_value_stores");
     let limits = ModuleLimits {
         timeout: fields.optional_duration("timeout"),
         max_memory: fields.optional_size("max_memory"),
@@ -127,6 +129,7 @@ fn parse_module(
         argv,
         environment,
         variables: Vec::new(),
+        key_value_stores,
         limits,
         reuse,
     })

@@ -4,8 +4,7 @@
 //! looks for it.
 //!
 //! Application variables (`[variables]`, a component's `variables`) are read into templates
-//! (`variables.rs`). What wagi cannot provide (key-value stores, databases, AI models, triggers
-//! other than HTTP) is an error at its line rather than a component that fails when it first uses it;
+//! (`variables.rs`). What wagi cannot provide (databases, AI models, triggers other than HTTP) is an error at its line rather than a component that fails when it first uses it;
 //! build settings and descriptive keys are accepted and ignored.
 
 use std::collections::HashMap;
@@ -20,6 +19,7 @@ use crate::diagnostic::{Location, Reporter};
 use crate::digest::Digest;
 use crate::fields::{Fields, unknown_field_message};
 use crate::inside::path_inside;
+use crate::labels::Label;
 use crate::model::{
     DEFAULT_ENTRYPOINT, FileMount, Files, InstanceReuse, ModuleEntry, ModuleLimits, check_duplicate_routes,
 };
@@ -60,7 +60,6 @@ const COMPONENT: &[&str] = &[
 ];
 /// Component keys that ask for something wagi does not provide, and what it is.
 const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
-    ("key_value_stores", "key-value stores"),
     ("sqlite_databases", "SQLite databases"),
     ("ai_models", "AI models"),
     ("dependencies", "component dependencies"),
@@ -161,6 +160,7 @@ struct Component {
     files: Option<Files>,
     environment: Vec<(String, Template)>,
     variables: Vec<(String, Template)>,
+    key_value_stores: Vec<Label>,
     allowed_hosts: AllowedHosts,
 }
 
@@ -211,9 +211,10 @@ fn parse_component(
     // Spin takes `environment` values as written; templates are for `variables`.
     let environment = fields.environment("environment", None);
     let variables = fields.component_variables(declarations);
+    let key_value_stores = fields.labels("key_value_stores");
     let allowed_hosts = fields.spin_allowed_hosts("allowed_outbound_hosts");
     let (module, module_location) = source?;
-    Some(Component { module, module_location, files, environment, variables, allowed_hosts })
+    Some(Component { module, module_location, files, environment, variables, key_value_stores, allowed_hosts })
 }
 
 fn parse_triggers(
@@ -314,6 +315,7 @@ fn parse_trigger(
         argv,
         environment: component.environment,
         variables: component.variables,
+        key_value_stores: component.key_value_stores,
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
     })

@@ -3,4 +3,15 @@
 wasmtime::component::bindgen!({
     path: "wit",
     world: "wagi:platform/platform",
+    imports: {
+        // Store operations wait for the backend; in WASI 0.3's interfaces they are `async`
+        // functions already.
+        "fermyon:spin/key-value": async,
+        // Making the stream and the future it returns can fail in the host, which traps.
+        "spin:key-value/key-value.[method]store.get-keys": trappable,
+    },
+    with: {
+        "spin:key-value/key-value.store": crate::store::OpenStore,
+        "fermyon:spin/key-value.store": crate::store::OpenStore,
+    },
 });

@@ -1,39 +1,82 @@
-//! The application services wagi gives components beside WASI and `wasi:http`: a component's
-//! variables, through Spin's `spin:variables/variables@3.0.0` (spin-sdk 7), its older
-//! `fermyon:spin/variables@2.0.0`, and the standard `wasi:config/store`.
+//! The application services wagi gives components beside WASI and `wasi:http`, in Spin's
+//! interfaces and the standard WASI ones: a component's variables (`spin:variables`,
+//! `fermyon:spin/variables`, `wasi:config/store`) and its key-value stores (`spin:key-value`,
+//! `fermyon:spin/key-value`), kept in SQLite files.
 //!
-//! The values are resolved once, when the configuration is loaded (`wagi-config` has the
-//! declarations, the templates and the resolution); a [`Variables`] holds one component's and
-//! answers its calls. This crate knows no manifests, sockets or HTTP: [`add_to_linker`] puts the
-//! interfaces into a component linker whose store data can lend a [`Variables`].
+//! A [`Platform`] is what one component may use: its [`Variables`], resolved when the
+//! configuration was loaded (`wagi-config` has the declarations, the templates and the
+//! resolution), and the [`KeyValue`] stores it declares, out of the application's [`Stores`].
+//! This crate knows no manifests, sockets or HTTP: [`add_to_linker`] puts the interfaces into a
+//! component linker whose store data implements [`PlatformState`].
 
 mod bindings;
+mod key_value;
+mod sqlite_store;
+mod store;
 mod variables;
 
+pub use key_value::{KeyValue, Stores};
+
+use key_value::KeyValueView;
+pub use sqlite_store::SqliteStore;
+pub use store::{KeyValueStore, OpenStore, StoreError, StoreLimits};
 pub use variables::Variables;
 
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, ResourceTable};
 
 /// The interface names this crate provides, as a component imports them (without the patch
 /// version for Spin's).
-pub const PROVIDED_INTERFACES: &[&str] =
-    &["spin:variables/variables@3.0.", "fermyon:spin/variables@2.0.", "wasi:config/store@0.2.0-draft-2024-09-27"];
+pub const PROVIDED_INTERFACES: &[&str] = &[
+    "spin:variables/variables@3.0.",
+    "fermyon:spin/variables@2.0.",
+    "wasi:config/store@0.2.0-draft-2024-09-27",
+    "spin:key-value/key-value@3.0.",
+    "fermyon:spin/key-value@2.0.",
+];
+
+/// What one component may use.
+#[derive(Clone, Debug, Default)]
+pub struct Platform {
+    /// Its variables.
+    pub variables: Variables,
+    /// The key-value stores it may open.
+    pub key_value: KeyValue,
+}
+
+/// What a component's store lends the interfaces.
+#[derive(Debug)]
+pub struct PlatformView<'a> {
+    /// The component's platform.
+    pub platform: &'a Platform,
+    /// The store's resource table, where open stores are kept.
+    pub table: &'a mut ResourceTable,
+}
+
+/// Store data that can lend a [`PlatformView`].
+pub trait PlatformState: Send + 'static {
+    /// The view of this store's platform and resource table.
+    fn platform(&mut self) -> PlatformView<'_>;
+}
 
 /// Adds every interface to `linker`; the WASI 0.3 ones (`async` functions) only when `concurrent`,
-/// for an engine with the component model's `async`. `variables` lends the calling component's
-/// [`Variables`] from its store's data.
+/// for an engine with the component model's `async`.
 ///
 /// # Errors
 /// When an interface is already in `linker`.
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    concurrent: bool,
-    variables: fn(&mut T) -> &Variables,
-) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: PlatformState>(linker: &mut Linker<T>, concurrent: bool) -> wasmtime::Result<()> {
+    fn variables<T: PlatformState>(state: &mut T) -> &Variables {
+        &state.platform().platform.variables
+    }
+    fn key_value<T: PlatformState>(state: &mut T) -> KeyValueView<'_> {
+        let PlatformView { platform, table } = state.platform();
+        KeyValueView { key_value: &platform.key_value, table }
+    }
     bindings::fermyon::spin::variables::add_to_linker::<T, variables::Lend>(linker, variables)?;
     bindings::wasi::config::store::add_to_linker::<T, variables::Lend>(linker, variables)?;
+    bindings::fermyon::spin::key_value::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
     if concurrent {
         bindings::spin::variables::variables::add_to_linker::<T, variables::Lend>(linker, variables)?;
+        bindings::spin::key_value::key_value::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
     }
     Ok(())
 }

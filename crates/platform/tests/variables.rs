@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use wagi_platform::Variables;
-use wasmtime::component::{Component, Linker};
+use wagi_platform::{Platform, PlatformState, PlatformView, Variables};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 
 /// Exports `spin-get: func(name: string) -> result<string, string>`, the value or the error's
@@ -78,9 +78,21 @@ const COMPONENT: &str = r#"
     (canon lift (core func $g "config-get") (memory $mem) (realloc $realloc))))
 "#;
 
+/// A store's data: the platform and a resource table.
+struct Data {
+    platform: Platform,
+    table: ResourceTable,
+}
+
+impl PlatformState for Data {
+    fn platform(&mut self) -> PlatformView<'_> {
+        PlatformView { platform: &self.platform, table: &mut self.table }
+    }
+}
+
 /// A store of the component whose variables are `values`, and its two exports.
 struct Guest {
-    store: Store<Variables>,
+    store: Store<Data>,
     instance: wasmtime::component::Instance,
 }
 
@@ -90,9 +102,10 @@ impl Guest {
         let wasm = wat::parse_str(COMPONENT).expect("the component's WAT");
         let component = Component::new(&engine, wasm).expect("a component");
         let mut linker = Linker::new(&engine);
-        wagi_platform::add_to_linker(&mut linker, false, |variables: &mut Variables| variables).expect("linked");
+        wagi_platform::add_to_linker(&mut linker, false).expect("linked");
         let values: BTreeMap<String, String> = values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let mut store = Store::new(&engine, Variables::new(values));
+        let platform = Platform { variables: Variables::new(values), ..Platform::default() };
+        let mut store = Store::new(&engine, Data { platform, table: ResourceTable::new() });
         let instance = linker.instantiate(&mut store, &component).expect("instantiated");
         Self { store, instance }
     }

@@ -1,5 +1,5 @@
 //! Components: telling one from a core module, the pool slots one takes, and linking it: all of
-//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, wagi-platform's interfaces (variables), and
+//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, wagi-platform's interfaces (variables, key-value stores), and
 //! stubs for the imports wagi does not provide. Which kind of handler a component is (`kind/command.rs`, `kind/http.rs`) is decided
 //! from its exports once it is linked.
 
@@ -49,8 +49,7 @@ pub(crate) fn linker(engine: &Engine, wasi: Wasi) -> Result<Linker<State>, Error
         wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
     }
-    wagi_platform::add_to_linker(&mut linker, wasi == Wasi::V03, |state: &mut State| &state.variables)
-        .map_err(link_error)?;
+    wagi_platform::add_to_linker(&mut linker, wasi == Wasi::V03).map_err(link_error)?;
     Ok(linker)
 }
 
@@ -89,7 +88,7 @@ fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> R
         // later, so the component is refused now.
         if SPIN_PACKAGES.iter().any(|spin| package.starts_with(spin)) {
             return Err(Error::Link(format!(
-                "the component imports `{name}`, a Spin interface wagi does not provide yet (key-value stores and SQLite are not supported)"
+                "the component imports `{name}`, a Spin interface wagi does not provide yet (SQLite databases are not supported)"
             )));
         }
         match import.ty {

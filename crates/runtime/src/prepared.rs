@@ -55,7 +55,7 @@ impl Prepared {
     ) -> State {
         let outbound = OutboundSession::new(Arc::clone(&self.outbound), CdnLoop::of(headers));
         let memory = (self.spec.limits.max_memory, &self.memory_budget);
-        State::new(wasi, inputs, outbound, stdout, memory, Arc::clone(&self.spec.variables))
+        State::new(wasi, inputs, outbound, stdout, memory, Arc::clone(&self.spec.platform))
     }
 
     /// Logs what the module wrote to stderr, and appends it to the route's log file.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wagi_outbound_http::OutboundPolicy;
-use wagi_platform::Variables;
+use wagi_platform::Platform;
 
 /// Everything about one route's module that does not depend on the request.
 #[derive(Clone, Debug)]
@@ -31,8 +31,8 @@ pub struct HandlerSpec {
     pub stderr_log: Option<PathBuf>,
     /// How many requests one instance serves; by default each gets a fresh one.
     pub reuse: Reuse,
-    /// What a component reads through the variables interfaces.
-    pub variables: Arc<Variables>,
+    /// What a component may use besides WASI and HTTP: its variables and key-value stores.
+    pub platform: Arc<Platform>,
 }
 
 impl HandlerSpec {
@@ -51,7 +51,7 @@ impl HandlerSpec {
             response: ResponseOptions::default(),
             stderr_log: None,
             reuse: Reuse::default(),
-            variables: Arc::default(),
+            platform: Arc::default(),
         }
     }
 }

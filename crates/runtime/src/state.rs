@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use wagi_outbound_http::OutboundSession;
-use wagi_platform::Variables;
+use wagi_platform::{Platform, PlatformState, PlatformView};
 use wasmtime::Memory;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::Resource;
@@ -38,8 +38,8 @@ pub(crate) struct State {
     /// calls need not look it up by name.
     pub(crate) memory: Option<Memory>,
     pub(crate) limits: Limiter,
-    /// The component's variables.
-    pub(crate) variables: Arc<Variables>,
+    /// What the component may use besides WASI and HTTP.
+    pub(crate) platform: Arc<Platform>,
 }
 
 impl State {
@@ -49,7 +49,7 @@ impl State {
         outbound: OutboundSession,
         stdout: Option<StdoutPipe>,
         (max_memory, budget): (u64, &Arc<MemoryBudget>),
-        variables: Arc<Variables>,
+        platform: Arc<Platform>,
     ) -> Self {
         let max_memory = usize::try_from(max_memory).unwrap_or(usize::MAX);
         let limits = StoreLimitsBuilder::new().memory_size(max_memory).trap_on_grow_failure(true).build();
@@ -65,7 +65,7 @@ impl State {
             stdout,
             memory: None,
             limits,
-            variables,
+            platform,
         }
     }
 }
@@ -91,6 +91,13 @@ pub(crate) type Body03 = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         self.wasi.ctx()
+    }
+}
+
+impl PlatformState for State {
+    fn platform(&mut self) -> PlatformView<'_> {
+        let WasiCtxView { table, .. } = self.wasi.ctx();
+        PlatformView { platform: &self.platform, table }
     }
 }
 

@@ -203,6 +203,16 @@ pub(crate) struct SourceArgs {
     #[arg(long = "variables-file", value_name = "FILE", env = "WAGI_VARIABLES_FILE")]
     pub(crate) variables_file: Option<PathBuf>,
 
+    /// A runtime configuration file in Spin's format, defining key-value stores by label
+    /// (`[key_value_store.LABEL]`).
+    #[arg(long = "runtime-config-file", value_name = "FILE", env = "WAGI_RUNTIME_CONFIG_FILE")]
+    pub(crate) runtime_config_file: Option<PathBuf>,
+
+    /// Where the application's data is kept: the `default` key-value store's SQLite file
+    /// (default: `.wagi` beside the configuration file).
+    #[arg(long = "state-dir", value_name = "DIR", env = "WAGI_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+
     /// Where each route's module stderr is appended (`<dir>/<sha256(route)>/module.stderr`).
     #[arg(long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]
     pub(crate) log_dir: Option<PathBuf>,

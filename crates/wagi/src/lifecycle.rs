@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wagi_server::{Metrics, Routes, Tls};
 
-use crate::startup::{ConfigError, ConfigSource, Startup};
+use crate::failure::ConfigError;
+use crate::startup::{ConfigSource, Startup};
 
 /// The exit code after a second SIGINT or SIGTERM, as a shell gives a program that SIGINT ended.
 const INTERRUPTED: i32 = 130;

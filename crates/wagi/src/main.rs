@@ -1,9 +1,11 @@
 //! The `wagi` binary: parses the command line, loads the configuration and serves it.
 
 mod cli;
+mod failure;
 mod lifecycle;
 mod run;
 mod startup;
+mod stores;
 mod total_memory;
 
 /// Every request allocates and frees many small objects across the tokio workers; jemalloc's
@@ -26,8 +28,9 @@ use tracing_subscriber::EnvFilter;
 use wagi_server::{AccessLog, LogFormat, Metrics, Routes, Services, Tls};
 
 use crate::cli::{Cli, Command, LogFormatArg, ServeArgs, SourceArgs};
+use crate::failure::{ConfigError, UsageError};
 use crate::lifecycle::Signals;
-use crate::startup::{ConfigError, Startup, UsageError};
+use crate::startup::Startup;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -103,7 +106,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!("`--cache` is accepted for compatibility and has no effect");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key).map_err(|e| startup::usage(&e.to_string()))?)),
+        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key).map_err(|e| failure::usage(&e.to_string()))?)),
         _ => None,
     };
     let access_log = access_log(&args)?;
@@ -205,7 +208,7 @@ fn access_log(args: &ServeArgs) -> Result<Option<AccessLog>> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|error| startup::usage(&format!("cannot open the access log `{path}`: {error}")))?,
+                .map_err(|error| failure::usage(&format!("cannot open the access log `{path}`: {error}")))?,
         ),
     };
     Ok(Some(AccessLog::new(format, out)))

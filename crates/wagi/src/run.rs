@@ -16,12 +16,13 @@ use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Versi
 use http_body_util::{BodyExt, Full};
 use wagi_config::{
     AllowedHosts, Config, DEFAULT_ENTRYPOINT, Declarations, InstanceReuse, Location, ModuleEntry, ModuleLimits,
-    ModuleRef, RoutePattern, Values, Volume,
+    ModuleRef, RoutePattern, Volume,
 };
 use wagi_server::{Metrics, ServerOptions};
 
 use crate::cli::RunArgs;
-use crate::startup::{Globals, ModuleSettings, Startup, stderr_log, usage};
+use crate::failure::{ConfigError, usage};
+use crate::startup::{Globals, ModuleSettings, Startup, stderr_log};
 
 /// The route the module answers on: every path.
 const ROUTE: &str = "/...";
@@ -43,7 +44,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         ..ServerOptions::default()
     };
     let startup = Startup::for_config(args.module_settings(log_dir.path()), Arc::new(Metrics::new()), None, &config)?;
-    let globals = Globals { env: args.env, variables: Values::default() };
+    let globals = Globals { env: args.env, ..Globals::default() };
     let table = startup.load(config, &globals).await?.table;
     let answer = wagi_server::answer_once(table, options, request, "127.0.0.1").await;
 
@@ -111,13 +112,14 @@ fn configuration(args: &RunArgs) -> Result<Config> {
         argv: None,
         environment: Vec::new(),
         variables: Vec::new(),
+        key_value_stores: Vec::new(),
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
         files: None,
     };
     let mut config = Config { source: "wagi run".to_owned(), modules: vec![entry], variables: Declarations::default() };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    for warning in config.resolve_paths(&cwd, &cwd).map_err(crate::startup::ConfigError)? {
+    for warning in config.resolve_paths(&cwd, &cwd).map_err(ConfigError)? {
         eprintln!("{warning}");
     }
     Ok(config)

@@ -11,30 +11,22 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_config::{
-    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, Severity, Sources,
-    Values, VariableError,
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, RuntimeConfig,
+    Severity, Sources, Values, VariableError,
 };
 use wagi_loader::{
     BindleOptions, BindleSource, ContentCache, Digest, FilesError, LoadError, LoadedModule, Loader, LoaderOptions,
 };
 use wagi_runtime::{
-    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, InstanceAdmission, Limits, OutboundLimits,
-    OutboundPolicy, ResponseOptions, Reuse, Runtime, Variables, VolumeSpec,
+    ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, InstanceAdmission, KeyValue, Limits, OutboundLimits,
+    OutboundPolicy, Platform, ResponseOptions, Reuse, Runtime, Variables, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
 use crate::cli::{LimitArgs, OutboundArgs, ResponseArgs, SourceArgs};
+use crate::failure::{ConfigError, usage};
+use crate::stores::StoreSettings;
 use crate::total_memory::TotalMemory;
-
-/// A problem in what the user wrote: printed as diagnostics, exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct ConfigError(pub(crate) Diagnostics);
-
-/// A flag or file the command line names that cannot be used: printed as is, exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UsageError(pub(crate) String);
 
 /// A routing table built from the configuration, with what `wagi check` prints.
 pub(crate) struct Loaded {
@@ -58,6 +50,10 @@ pub(crate) struct ConfigSource {
     pub(crate) variables: Vec<(String, String)>,
     /// `--variables-file`, else `.env` in the working directory when there is one.
     pub(crate) variables_file: Option<PathBuf>,
+    /// `--runtime-config-file`.
+    pub(crate) runtime_config_file: Option<PathBuf>,
+    /// `--state-dir`.
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 /// What every module gets besides its own configuration.
@@ -67,6 +63,8 @@ pub(crate) struct Globals {
     pub(crate) env: Vec<(String, String)>,
     /// The application variables' values.
     pub(crate) variables: Values,
+    /// Where the key-value stores are defined and kept.
+    pub(crate) stores: StoreSettings,
 }
 
 impl ConfigSource {
@@ -137,7 +135,26 @@ impl ConfigSource {
             let at = declared.map(|d| format!(":{}:{}", d.location.line, d.location.col)).unwrap_or_default();
             usage(&format!("{}{at}: {error}", config.source))
         })?;
-        Ok(Globals { env, variables })
+        let runtime = match &self.runtime_config_file {
+            Some(path) => {
+                let text = read_named_file(path, "--runtime-config-file")?;
+                let runtime = RuntimeConfig::parse(&text, &path.display().to_string()).map_err(ConfigError)?;
+                Some((std::path::absolute(path).unwrap_or_else(|_| path.clone()), runtime))
+            }
+            None => None,
+        };
+        let stores = StoreSettings { runtime, state_dir: self.state_dir() };
+        Ok(Globals { env, variables, stores })
+    }
+
+    /// `--state-dir`, else `.wagi` beside the configuration file, or in the working directory
+    /// when there is no file (`-b`).
+    fn state_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        let beside = self.config.as_deref().and_then(Path::parent).filter(|dir| !dir.as_os_str().is_empty());
+        beside.unwrap_or(Path::new(".")).join(".wagi")
     }
 
     /// `--variables-file`, else `.env` in the working directory if there is one, as Spin reads it.
@@ -148,7 +165,8 @@ impl ConfigSource {
     /// The files whose change means the configuration changed: the config, the env files and
     /// the variables file.
     pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
-        self.config.iter().chain(&self.env_files).cloned().chain(self.variables_file()).collect()
+        let files = self.config.iter().chain(&self.env_files).chain(&self.runtime_config_file).cloned();
+        files.chain(self.variables_file()).collect()
     }
 }
 
@@ -291,6 +309,7 @@ impl Startup {
                 runtime.max_memory()
             )));
         }
+        let stores = globals.stores.open(&config)?;
         let modules = load_modules(&self.loader, &config, &self.metrics).await?;
         let limits = &settings.limits;
         let overrides = allowed_hosts_overrides(&settings.outbound, &config)?;
@@ -342,7 +361,11 @@ impl Startup {
             }
             let variables =
                 entry.variables.iter().map(|(name, template)| (name.clone(), template.render(&globals.variables)));
-            let variables = Arc::new(Variables::new(variables.collect()));
+            let labels: Vec<String> = entry.key_value_stores.iter().map(|label| label.name.clone()).collect();
+            let platform = Arc::new(Platform {
+                variables: Variables::new(variables.collect()),
+                key_value: KeyValue::new(&stores, &labels),
+            });
             for (pattern, entrypoint) in handlers {
                 let spec = HandlerSpec {
                     name: module_name.clone(),
@@ -363,7 +386,7 @@ impl Startup {
                     },
                     stderr_log: Some(stderr_log(&log_dir, &pattern)),
                     reuse: entry_reuse(&entry, limits),
-                    variables: Arc::clone(&variables),
+                    platform: Arc::clone(&platform),
                 };
                 let handler = runtime
                     .prepare(compiled, spec)
@@ -402,10 +425,6 @@ fn check_component_entries(
         })
         .collect();
     if errors.is_empty() { Ok(()) } else { Err(ConfigError(Diagnostics(errors)).into()) }
-}
-
-pub(crate) fn usage(message: &str) -> anyhow::Error {
-    anyhow!(UsageError(message.to_owned()))
 }
 
 /// Reads a file the command line names; a missing file is a usage error.
@@ -648,6 +667,8 @@ impl SourceArgs {
             env: self.env,
             variables: self.variables,
             variables_file: self.variables_file,
+            runtime_config_file: self.runtime_config_file,
+            state_dir: self.state_dir,
         };
         let settings = ModuleSettings {
             module_cache: self.module_cache,

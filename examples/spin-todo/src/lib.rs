@@ -1,18 +1,24 @@
 //! A to-do list as a Spin application would write it, with spin-sdk 7 (a WASI 0.3 `wasi:http`
 //! component): its title comes from the application variable `title`, through the component
-//! variable of the same name. `spin.toml` beside it serves it.
+//! variable of the same name, and it counts its visits in the `default` key-value store.
+//! `spin.toml` beside it serves it.
 //!
-//! - `GET /` answers a page headed by the title;
+//! - `GET /` answers a page headed by the title, with the number of visits so far;
 //! - `GET /variable/NAME` answers the component variable `NAME`, or 404 with Spin's error when
-//!   the component has none (and 400 for a name that is not one).
+//!   the component has none (and 400 for a name that is not one);
+//! - `GET /kv/OP?key=K&value=V&store=LABEL` runs one key-value operation (`get`, `set`,
+//!   `delete`, `exists`, `keys`) on the store `LABEL` (`default` unless given); a store the
+//!   component may not open answers 403 with Spin's error.
 
 use spin_sdk::http::{IntoResponse, Request, StatusCode};
 use spin_sdk::http_service;
+use spin_sdk::key_value::{self, Store};
 use spin_sdk::variables::{self, Error};
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     if let Some(name) = path.strip_prefix("/variable/") {
         return match variables::get(name).await {
             Ok(value) => (StatusCode::OK, value),
@@ -21,6 +27,73 @@ async fn handle(request: Request) -> impl IntoResponse {
             Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}\n")),
         };
     }
+    if let Some(operation) = path.strip_prefix("/kv/") {
+        return key_value_operation(operation, &query).await;
+    }
     let title = variables::get("title").await.unwrap_or_else(|error| format!("(no title: {error:?})"));
-    (StatusCode::OK, format!("<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n"))
+    let visits = match count_visit().await {
+        Ok(visits) => visits,
+        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}\n")),
+    };
+    (StatusCode::OK, format!("<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p id=\"visits\">{visits}</p>\n"))
+}
+
+/// Adds one to the `visits` counter in the default store and returns it.
+async fn count_visit() -> Result<u64, key_value::Error> {
+    let store = Store::open_default().await?;
+    let visits = match store.get("visits").await? {
+        Some(bytes) => String::from_utf8_lossy(&bytes).parse::<u64>().unwrap_or(0),
+        None => 0,
+    } + 1;
+    store.set("visits", visits.to_string()).await?;
+    Ok(visits)
+}
+
+async fn key_value_operation(operation: &str, query: &str) -> (StatusCode, String) {
+    let label = parameter(query, "store").unwrap_or_else(|| "default".to_owned());
+    let store = match Store::open(&label).await {
+        Ok(store) => store,
+        Err(error @ key_value::Error::AccessDenied) => return (StatusCode::FORBIDDEN, format!("{error:?}\n")),
+        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}\n")),
+    };
+    let key = parameter(query, "key").unwrap_or_default();
+    let result = match operation {
+        "get" => store.get(&key).await.map(|value| match value {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => "(none)".to_owned(),
+        }),
+        "set" => store.set(&key, parameter(query, "value").unwrap_or_default()).await.map(|()| "ok".to_owned()),
+        "delete" => store.delete(&key).await.map(|()| "ok".to_owned()),
+        "exists" => store.exists(&key).await.map(|exists| exists.to_string()),
+        "keys" => store.get_keys().await.collect().await.map(|mut keys| {
+            keys.sort();
+            keys.join(",")
+        }),
+        _ => return (StatusCode::NOT_FOUND, format!("no operation `{operation}`\n")),
+    };
+    match result {
+        Ok(text) => (StatusCode::OK, text),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}\n")),
+    }
+}
+
+/// The value of `name` in a query string, with `+` and `%XX` decoded.
+fn parameter(query: &str, name: &str) -> Option<String> {
+    let raw = query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?;
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut rest = raw.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        match (byte, tail) {
+            (b'+', _) => bytes.push(b' '),
+            (b'%', [high, low, ..]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                let hex = [*high, *low];
+                bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+                rest = &tail[2..];
+                continue;
+            }
+            _ => bytes.push(byte),
+        }
+        rest = tail;
+    }
+    String::from_utf8(bytes).ok()
 }

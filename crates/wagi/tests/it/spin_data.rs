@@ -1,6 +1,7 @@
 //! Spin applications that keep data, served from their `spin.toml` with no edits: the
 //! `spin-todo` example (spin-sdk 7, a WASI 0.3 component) reads its title from an application
-//! variable. Variables take their values from the manifest's defaults, `SPIN_VARIABLE_*` and
+//! variable and counts its visits in the `default` key-value store, a SQLite file in the state
+//! directory that outlives the server; it may open no store it does not declare. Variables take their values from the manifest's defaults, `SPIN_VARIABLE_*` and
 //! `WAGI_VARIABLE_*`, a dotenv file and `--variable`; a required one without a value stops
 //! startup, and a secret's value is never printed. A `modules.toml` with `[variables]` gives
 //! them to CGI programs through `environment` templates.
@@ -141,4 +142,97 @@ fn a_modules_toml_with_variables_gives_them_to_cgi_programs_through_environment_
     let response = server.get("/env");
     assert_eq!(response.env_var("GREETING").as_deref(), Some("hi, world!"));
     assert_eq!(response.env_var("PLAIN").as_deref(), Some("as written"));
+}
+
+/// The example's manifest, copied into `site` with its module's path made absolute, so that
+/// its state directory (`.wagi` beside it) is the site's.
+fn site_manifest(site: &Site, module: &std::path::Path, extra: &str) -> PathBuf {
+    let manifest =
+        std::fs::read_to_string(root().join("examples/spin-todo/spin.toml")).expect("the example's manifest");
+    let manifest = manifest.replace("../../target/examples/spin_todo.wasm", &module.display().to_string());
+    site.write("spin.toml", format!("{manifest}{extra}"))
+}
+
+#[test]
+fn the_counter_and_the_stored_values_survive_a_restart() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    assert!(server.get("/").text().contains("<p id=\"visits\">1</p>"));
+    assert!(server.get("/").text().contains("<p id=\"visits\">2</p>"));
+    assert_eq!(server.get("/kv/set?key=greeting&value=hello%20world").text(), "ok");
+    drop(server);
+
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    assert!(server.get("/").text().contains("<p id=\"visits\">3</p>"), "the counter went on");
+    assert_eq!(server.get("/kv/get?key=greeting").text(), "hello world");
+    assert_eq!(server.get("/kv/keys").text(), "greeting,visits");
+    assert!(site.path(".wagi/sqlite_key_value.db").is_file(), "the default store is in the state directory");
+}
+
+#[test]
+fn a_store_the_component_did_not_declare_is_denied_and_the_server_serves_on() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let runtime_config =
+        site.write("runtime-config.toml", "[key_value_store.other]\ntype = \"spin\"\npath = \"other.db\"\n");
+    let manifest = site_manifest(&site, &module, "");
+    let runtime_config = runtime_config.to_str().expect("a UTF-8 path");
+    let server = Server::start_with_config(&site, &manifest, &["--runtime-config-file", runtime_config], &[]);
+    // Defined by the runtime configuration, but not declared by the component.
+    let denied = server.get("/kv/get?key=a&store=other");
+    assert_eq!((denied.status, denied.text()), (403, "Error::AccessDenied\n".to_owned()));
+    let undefined = server.get("/kv/get?key=a&store=nowhere");
+    assert_eq!(undefined.status, 403, "{}", undefined.text());
+    assert_eq!(server.get("/kv/set?key=a&value=1").text(), "ok");
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+#[test]
+fn a_store_from_the_runtime_configuration_keeps_its_data_in_its_own_file() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let runtime_config =
+        site.write("config/runtime.toml", "[key_value_store.default]\ntype = \"spin\"\npath = \"data/kv.db\"\n");
+    let manifest = site_manifest(&site, &module, "");
+    let args = ["--runtime-config-file", runtime_config.to_str().expect("a UTF-8 path")];
+    let server = Server::start_with_config(&site, &manifest, &args, &[]);
+    assert_eq!(server.get("/kv/set?key=a&value=1").text(), "ok");
+    assert!(site.path("config/data/kv.db").is_file(), "relative to the runtime configuration file");
+    assert!(!site.path(".wagi/sqlite_key_value.db").exists());
+}
+
+#[test]
+fn a_label_nothing_defines_stops_startup_at_its_line() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let text = std::fs::read_to_string(&manifest).expect("the manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("key_value_stores = [\"default\"]", "key_value_stores = [\"default\", \"cache\"]"),
+    )
+    .expect("rewrite the manifest");
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .arg("check")
+        .arg("-c")
+        .arg(&manifest)
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run wagi");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("spin.toml:19:32: module `/...`: no key-value store `cache`"), "{stderr}");
+}
+
+#[test]
+fn a_hundred_concurrent_requests_to_a_store_all_succeed() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    assert_eq!(server.get_concurrently("/kv/set?key=k&value=v", 100, 1, "ok"), 100);
+    assert_eq!(server.get_concurrently("/kv/get?key=k", 100, 1, "v"), 100);
 }

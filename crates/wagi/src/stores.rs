@@ -1,0 +1,86 @@
+//! Opening the key-value stores that a configuration's entries declare: each label the runtime
+//! configuration file defines, and `default`, which is a SQLite file in the state directory
+//! unless that file defines it too.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use wagi_config::{Config, Diagnostic, Diagnostics, Label, RuntimeConfig, Severity, StoreBackend};
+use wagi_runtime::{KeyValueStore, SqliteStore, StoreLimits, Stores};
+
+use crate::failure::{ConfigError, usage};
+
+/// The label every application has, whether or not it is configured.
+const DEFAULT_LABEL: &str = "default";
+
+/// The file of the `default` store in the state directory; Spin's name, so its file moves over.
+const DEFAULT_FILE: &str = "sqlite_key_value.db";
+
+/// Where stores are defined and where their files go.
+#[derive(Debug, Default)]
+pub(crate) struct StoreSettings {
+    /// The runtime configuration file's definitions, and its path (relative `path`s resolve
+    /// against its directory).
+    pub(crate) runtime: Option<(PathBuf, RuntimeConfig)>,
+    /// Where the `default` store's file is kept.
+    pub(crate) state_dir: PathBuf,
+}
+
+impl StoreSettings {
+    /// Opens every store an entry of `config` declares; a label nothing defines is an error at
+    /// the entry's line.
+    pub(crate) fn open(&self, config: &Config) -> Result<Stores> {
+        let mut stores = Stores::default();
+        let mut undefined = Vec::new();
+        for entry in &config.modules {
+            for Label { name, location } in &entry.key_value_stores {
+                if stores.0.contains_key(name) {
+                    continue;
+                }
+                let defined = self.runtime.as_ref().and_then(|(_, runtime)| runtime.key_value_stores.get(name));
+                let backend = match defined {
+                    Some(definition) => definition.backend.clone(),
+                    None if name == DEFAULT_LABEL => StoreBackend::Sqlite { path: None },
+                    None => {
+                        undefined.push(Diagnostic {
+                            severity: Severity::Error,
+                            source: config.source.clone(),
+                            location: *location,
+                            item: Some(format!("module `{}`", entry.route)),
+                            message: format!(
+                                "no key-value store `{name}`: define `[key_value_store.{name}]` in a runtime configuration file (--runtime-config-file)"
+                            ),
+                        });
+                        continue;
+                    }
+                };
+                stores.0.insert(name.clone(), self.store(name, &backend)?);
+            }
+        }
+        if undefined.is_empty() { Ok(stores) } else { Err(ConfigError(Diagnostics(undefined)).into()) }
+    }
+
+    fn store(&self, label: &str, backend: &StoreBackend) -> Result<Arc<dyn KeyValueStore>> {
+        match backend {
+            StoreBackend::Sqlite { path } => {
+                let path = match path {
+                    Some(path) => self.relative_to_runtime_config(path),
+                    None => self.state_dir.join(DEFAULT_FILE),
+                };
+                let store = SqliteStore::open(&path, label, StoreLimits::default())
+                    .map_err(|error| usage(&format!("key-value store `{label}`: {error}")))?;
+                Ok(Arc::new(store))
+            }
+            StoreBackend::Redis { .. } => {
+                Err(usage(&format!("key-value store `{label}`: wagi does not support Redis stores yet")))
+            }
+        }
+    }
+
+    /// `path`, anchored at the runtime configuration file's directory when relative.
+    fn relative_to_runtime_config(&self, path: &Path) -> PathBuf {
+        let dir = self.runtime.as_ref().and_then(|(file, _)| file.parent()).unwrap_or(Path::new("."));
+        dir.join(path)
+    }
+}
