@@ -1,7 +1,7 @@
 //! The application services wagi gives components beside WASI and `wasi:http`, in Spin's
 //! interfaces and the standard WASI ones: a component's variables (`spin:variables`,
 //! `fermyon:spin/variables`, `wasi:config/store`) and its key-value stores (`spin:key-value`,
-//! `fermyon:spin/key-value`), kept in SQLite files.
+//! `fermyon:spin/key-value`), kept in SQLite files or in Redis.
 //!
 //! A [`Platform`] is what one component may use: its [`Variables`], resolved when the
 //! configuration was loaded (`wagi-config` has the declarations, the templates and the
@@ -11,6 +11,7 @@
 
 mod bindings;
 mod key_value;
+mod redis_store;
 mod sqlite_store;
 mod store;
 mod variables;
@@ -18,6 +19,7 @@ mod variables;
 pub use key_value::{KeyValue, Stores};
 
 use key_value::KeyValueView;
+pub use redis_store::RedisStore;
 pub use sqlite_store::SqliteStore;
 pub use store::{KeyValueStore, OpenStore, StoreError, StoreLimits};
 pub use variables::Variables;

@@ -309,7 +309,7 @@ impl Startup {
                 runtime.max_memory()
             )));
         }
-        let stores = globals.stores.open(&config)?;
+        let stores = globals.stores.open(&config).await?;
         let modules = load_modules(&self.loader, &config, &self.metrics).await?;
         let limits = &settings.limits;
         let overrides = allowed_hosts_overrides(&settings.outbound, &config)?;

@@ -1,13 +1,13 @@
 //! Opening the key-value stores that a configuration's entries declare: each label the runtime
-//! configuration file defines, and `default`, which is a SQLite file in the state directory
-//! unless that file defines it too.
+//! configuration file defines (a SQLite file or a Redis server), and `default`, which is a SQLite
+//! file in the state directory unless that file defines it too.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
 use wagi_config::{Config, Diagnostic, Diagnostics, Label, RuntimeConfig, Severity, StoreBackend};
-use wagi_runtime::{KeyValueStore, SqliteStore, StoreLimits, Stores};
+use wagi_runtime::{KeyValueStore, RedisStore, SqliteStore, StoreLimits, Stores};
 
 use crate::failure::{ConfigError, usage};
 
@@ -30,7 +30,7 @@ pub(crate) struct StoreSettings {
 impl StoreSettings {
     /// Opens every store an entry of `config` declares; a label nothing defines is an error at
     /// the entry's line.
-    pub(crate) fn open(&self, config: &Config) -> Result<Stores> {
+    pub(crate) async fn open(&self, config: &Config) -> Result<Stores> {
         let mut stores = Stores::default();
         let mut undefined = Vec::new();
         for entry in &config.modules {
@@ -55,13 +55,13 @@ impl StoreSettings {
                         continue;
                     }
                 };
-                stores.0.insert(name.clone(), self.store(name, &backend)?);
+                stores.0.insert(name.clone(), self.store(name, &backend).await?);
             }
         }
         if undefined.is_empty() { Ok(stores) } else { Err(ConfigError(Diagnostics(undefined)).into()) }
     }
 
-    fn store(&self, label: &str, backend: &StoreBackend) -> Result<Arc<dyn KeyValueStore>> {
+    async fn store(&self, label: &str, backend: &StoreBackend) -> Result<Arc<dyn KeyValueStore>> {
         match backend {
             StoreBackend::Sqlite { path } => {
                 let path = match path {
@@ -72,8 +72,11 @@ impl StoreSettings {
                     .map_err(|error| usage(&format!("key-value store `{label}`: {error}")))?;
                 Ok(Arc::new(store))
             }
-            StoreBackend::Redis { .. } => {
-                Err(usage(&format!("key-value store `{label}`: wagi does not support Redis stores yet")))
+            StoreBackend::Redis { url } => {
+                let store = RedisStore::connect(url, label, StoreLimits::default())
+                    .await
+                    .map_err(|error| usage(&format!("key-value store `{label}` at {}: {error}", redacted(url))))?;
+                Ok(Arc::new(store))
             }
         }
     }
@@ -82,5 +85,16 @@ impl StoreSettings {
     fn relative_to_runtime_config(&self, path: &Path) -> PathBuf {
         let dir = self.runtime.as_ref().and_then(|(file, _)| file.parent()).unwrap_or(Path::new("."));
         dir.join(path)
+    }
+}
+
+/// `url` without its password, if it has one (`redis://user:secret@host` names the user only).
+fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (credentials, host))) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
     }
 }

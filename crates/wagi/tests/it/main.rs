@@ -14,6 +14,7 @@ mod oci;
 mod operator;
 mod outbound;
 mod peer;
+mod redis_server;
 mod registry;
 mod responses;
 mod reuse;

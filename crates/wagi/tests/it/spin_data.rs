@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::examples::{built, root};
+use crate::redis_server::RedisServer;
 use crate::support::{Server, Site};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
@@ -235,4 +236,78 @@ fn a_hundred_concurrent_requests_to_a_store_all_succeed() {
     let server = Server::start_with_config(&site, &manifest, &[], &[]);
     assert_eq!(server.get_concurrently("/kv/set?key=k&value=v", 100, 1, "ok"), 100);
     assert_eq!(server.get_concurrently("/kv/get?key=k", 100, 1, "v"), 100);
+}
+
+/// A runtime configuration file in `site` putting the `default` store in `redis`.
+fn redis_runtime_config(site: &Site, redis: &RedisServer) -> String {
+    let path = site.write(
+        "runtime-config.toml",
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n", redis.url()),
+    );
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+#[test]
+fn replicas_share_a_redis_store_and_a_hundred_concurrent_requests_all_succeed() {
+    let Some(module) = todo_module() else { return };
+    let redis = RedisServer::start();
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let runtime_config = redis_runtime_config(&site, &redis);
+    let args = ["--runtime-config-file", runtime_config.as_str()];
+    let (first, second) = (
+        Server::start_with_config(&site, &manifest, &args, &[]),
+        Server::start_with_config(&site, &manifest, &args, &[]),
+    );
+
+    assert_eq!(first.get("/kv/set?key=shared&value=from%20the%20first").text(), "ok");
+    assert_eq!(second.get("/kv/get?key=shared").text(), "from the first");
+    assert_eq!(redis.cli(&["HGET", "wagi:kv:default", "shared"]), "from the first");
+    assert_eq!(first.get_concurrently("/kv/set?key=k&value=v", 100, 1, "ok"), 100);
+    assert_eq!(second.get_concurrently("/kv/get?key=k", 100, 1, "v"), 100);
+    assert!(first.get("/").text().contains("<p id=\"visits\">1</p>"));
+    assert!(second.get("/").text().contains("<p id=\"visits\">2</p>"), "the counter is shared");
+    assert!(!site.path(".wagi/sqlite_key_value.db").exists(), "no SQLite file for a Redis store");
+}
+
+#[test]
+fn a_full_redis_store_refuses_new_keys_but_takes_new_values() {
+    let Some(module) = todo_module() else { return };
+    let redis = RedisServer::start();
+    // A million keys, the most a store may hold.
+    let fill = "for i = 1, 1000000 do redis.call('HSET', KEYS[1], 'k' .. i, 'v') end";
+    redis.cli(&["EVAL", fill, "1", "wagi:kv:default"]);
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let runtime_config = redis_runtime_config(&site, &redis);
+    let server = Server::start_with_config(&site, &manifest, &["--runtime-config-file", &runtime_config], &[]);
+    let refused = server.get("/kv/set?key=one-more&value=x");
+    assert_eq!(refused.status, 500);
+    assert!(refused.text().contains("the store is full"), "{}", refused.text());
+    assert_eq!(server.get("/kv/set?key=k1&value=replaced").text(), "ok");
+    assert_eq!(redis.cli(&["HLEN", "wagi:kv:default"]), "1000000");
+}
+
+#[test]
+fn an_unreachable_redis_stops_startup_without_printing_its_password() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    // Nothing listens on a port just freed.
+    let url = format!("redis://app:s3cret-password@127.0.0.1:{}", crate::registry::free_port());
+    let runtime_config =
+        site.write("rc.toml", format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"));
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "--runtime-config-file"])
+        .arg(&runtime_config)
+        .arg("-c")
+        .arg(&manifest)
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run wagi");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("key-value store `default` at redis://app@127.0.0.1:"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
