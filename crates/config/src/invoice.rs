@@ -192,6 +192,7 @@ impl Invoice {
                 environment: Vec::new(),
                 variables: Vec::new(),
                 key_value_stores: Vec::new(),
+                sqlite_databases: Vec::new(),
                 limits: ModuleLimits::default(),
                 reuse: InstanceReuse::default(),
                 files: None,

@@ -50,7 +50,7 @@ pub use model::{
 };
 pub use module_ref::{DEFAULT_REGISTRY, ModuleRef, ModuleRefError, OciReference, Parcel};
 pub use route::{RouteError, RouteMatch, RoutePattern};
-pub use runtime_config::{RuntimeConfig, StoreBackend, StoreDefinition};
+pub use runtime_config::{DatabaseDefinition, RuntimeConfig, StoreBackend, StoreDefinition};
 pub use units::{UnitError, parse_byte_size, parse_duration};
 pub use variables::{
     Declaration, Declarations, Sources, Template, VARIABLE_NAME_RULE, Value, Values, VariableError, is_variable_name,

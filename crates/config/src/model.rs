@@ -57,6 +57,8 @@ pub struct ModuleEntry {
     pub variables: Vec<(String, Template)>,
     /// `key_value_stores`: the labels of the key-value stores it may open.
     pub key_value_stores: Vec<Label>,
+    /// `sqlite_databases`: the labels of the SQLite databases it may open.
+    pub sqlite_databases: Vec<Label>,
     /// Per-module limits; `None` means the global default.
     pub limits: ModuleLimits,
     /// How many requests one instance serves; `None` means the global default.

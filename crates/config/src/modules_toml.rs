@@ -30,6 +30,7 @@ const MODULE_FIELDS: &[&str] = &[
     "instance_reuse",
     "instance_concurrency",
     "key_value_stores",
+    "sqlite_databases",
 ];
 /// Keys the original WAGI accepted and ignored; kept working, with a warning.
 const IGNORED_MODULE_FIELDS: &[&str] = &["repository"];
@@ -95,6 +96,7 @@ fn parse_module(
     let bindle_server = fields.optional_str("bindle_server").map(str::to_owned);
     let environment = fields.environment("environment", declarations);
     let key_value_stores = fields.labels("key_value_stores");
+    let sqlite_databases = fields.labels("sqlite_databases");
     let limits = ModuleLimits {
         timeout: fields.optional_duration("timeout"),
         max_memory: fields.optional_size("max_memory"),
@@ -130,6 +132,7 @@ fn parse_module(
         environment,
         variables: Vec::new(),
         key_value_stores,
+        sqlite_databases,
         limits,
         reuse,
     })

@@ -1,5 +1,5 @@
 //! The runtime configuration file (`--runtime-config-file`), in Spin's format: where each
-//! key-value store's data lives, by label.
+//! key-value store's and SQLite database's data lives, by label.
 //!
 //! ```toml
 //! [key_value_store.default]
@@ -9,6 +9,10 @@
 //! [key_value_store.shared]
 //! type = "redis"
 //! url = "redis://127.0.0.1:6379"
+//!
+//! [sqlite_database.default]
+//! type = "spin"
+//! path = "data/app.db"     # relative to this file; absent: the state directory's
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,11 +24,24 @@ use crate::diagnostic::{Diagnostics, Location, Reporter};
 use crate::fields::unknown_field_message;
 use crate::labels::is_label;
 
+const TOP_LEVEL: &[&str] = &["key_value_store", "sqlite_database"];
+
 /// A parsed runtime configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuntimeConfig {
     /// `[key_value_store.LABEL]` tables.
     pub key_value_stores: BTreeMap<String, StoreDefinition>,
+    /// `[sqlite_database.LABEL]` tables: each database's file, if given.
+    pub sqlite_databases: BTreeMap<String, DatabaseDefinition>,
+}
+
+/// Where one SQLite database's file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseDefinition {
+    /// `path`, as written; absent, the state directory's.
+    pub path: Option<PathBuf>,
+    /// Where the table is.
+    pub location: Location,
 }
 
 /// Where one store's data lives.
@@ -69,7 +86,8 @@ impl RuntimeConfig {
         for (key, value) in root.get_ref() {
             match key.get_ref().as_ref() {
                 "key_value_store" => config.key_value_stores = stores(value, &mut reporter),
-                other => reporter.error(key.span().start, None, unknown_field_message(other, &["key_value_store"])),
+                "sqlite_database" => config.sqlite_databases = databases(value, &mut reporter),
+                other => reporter.error(key.span().start, None, unknown_field_message(other, TOP_LEVEL)),
             }
         }
         let (errors, _) = reporter.finish();
@@ -129,6 +147,51 @@ fn stores(value: &toml::Spanned<DeValue<'_>>, reporter: &mut Reporter<'_>) -> BT
         stores.insert(label.to_owned(), StoreDefinition { backend, location });
     }
     stores
+}
+
+fn databases(value: &toml::Spanned<DeValue<'_>>, reporter: &mut Reporter<'_>) -> BTreeMap<String, DatabaseDefinition> {
+    let mut databases = BTreeMap::new();
+    let Some(table) = value.get_ref().as_table() else {
+        reporter.error(value.span().start, None, "`sqlite_database` must be a table: write `[sqlite_database.LABEL]`");
+        return databases;
+    };
+    for (key, value) in table {
+        let label = key.get_ref().as_ref();
+        let item = format!("sqlite_database.{label}");
+        if !is_label(label) {
+            reporter.error(key.span().start, Some(&item), "a label is written in kebab-case or snake_case");
+            continue;
+        }
+        let Some(fields) = value.get_ref().as_table() else {
+            reporter.error(value.span().start, Some(&item), "must be a table with a `type`");
+            continue;
+        };
+        let mut path = None;
+        let mut typed = false;
+        for (field, field_value) in fields {
+            match (field.get_ref().as_ref(), field_value.get_ref()) {
+                ("type", DeValue::String(kind)) if kind == "spin" => typed = true,
+                ("type", DeValue::String(kind)) => {
+                    let message = format!("wagi does not support `{kind}` databases; use `spin` (a SQLite file)");
+                    reporter.error(field_value.span().start, Some(&item), message);
+                    typed = true;
+                }
+                ("path", DeValue::String(text)) => path = Some(PathBuf::from(text.as_ref())),
+                (name @ ("type" | "path"), _) => {
+                    reporter.error(field_value.span().start, Some(&item), format!("`{name}` must be a string"));
+                }
+                (other, _) => {
+                    reporter.error(field.span().start, Some(&item), unknown_field_message(other, &["type", "path"]))
+                }
+            }
+        }
+        if !typed {
+            reporter.error(value.span().start, Some(&item), "missing field `type` (`spin`)");
+        }
+        let location = reporter.location(key.span().start);
+        databases.insert(label.to_owned(), DatabaseDefinition { path, location });
+    }
+    databases
 }
 
 #[cfg(test)]

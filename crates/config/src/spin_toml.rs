@@ -4,7 +4,7 @@
 //! looks for it.
 //!
 //! Application variables (`[variables]`, a component's `variables`) are read into templates
-//! (`variables.rs`). What wagi cannot provide (databases, AI models, triggers other than HTTP) is an error at its line rather than a component that fails when it first uses it;
+//! (`variables.rs`). What wagi cannot provide (AI models, component dependencies, triggers other than HTTP) is an error at its line rather than a component that fails when it first uses it;
 //! build settings and descriptive keys are accepted and ignored.
 
 use std::collections::HashMap;
@@ -60,7 +60,6 @@ const COMPONENT: &[&str] = &[
 ];
 /// Component keys that ask for something wagi does not provide, and what it is.
 const UNSUPPORTED_COMPONENT: &[(&str, &str)] = &[
-    ("sqlite_databases", "SQLite databases"),
     ("ai_models", "AI models"),
     ("dependencies", "component dependencies"),
     ("dependencies_inherit_configuration", "component dependencies"),
@@ -161,6 +160,7 @@ struct Component {
     environment: Vec<(String, Template)>,
     variables: Vec<(String, Template)>,
     key_value_stores: Vec<Label>,
+    sqlite_databases: Vec<Label>,
     allowed_hosts: AllowedHosts,
 }
 
@@ -212,9 +212,19 @@ fn parse_component(
     let environment = fields.environment("environment", None);
     let variables = fields.component_variables(declarations);
     let key_value_stores = fields.labels("key_value_stores");
+    let sqlite_databases = fields.labels("sqlite_databases");
     let allowed_hosts = fields.spin_allowed_hosts("allowed_outbound_hosts");
     let (module, module_location) = source?;
-    Some(Component { module, module_location, files, environment, variables, key_value_stores, allowed_hosts })
+    Some(Component {
+        module,
+        module_location,
+        files,
+        environment,
+        variables,
+        key_value_stores,
+        sqlite_databases,
+        allowed_hosts,
+    })
 }
 
 fn parse_triggers(
@@ -316,6 +326,7 @@ fn parse_trigger(
         environment: component.environment,
         variables: component.variables,
         key_value_stores: component.key_value_stores,
+        sqlite_databases: component.sqlite_databases,
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
     })

@@ -7,11 +7,17 @@ wasmtime::component::bindgen!({
         // Store operations wait for the backend; in WASI 0.3's interfaces they are `async`
         // functions already.
         "fermyon:spin/key-value": async,
+        "fermyon:spin/sqlite": async,
+        "spin:sqlite/sqlite.[static]connection.open": async,
+        "spin:sqlite/sqlite.[method]connection.execute": async,
+        "spin:sqlite/sqlite.[method]connection.execute-async": trappable,
         // Making the stream and the future it returns can fail in the host, which traps.
         "spin:key-value/key-value.[method]store.get-keys": trappable,
     },
     with: {
         "spin:key-value/key-value.store": crate::store::OpenStore,
         "fermyon:spin/key-value.store": crate::store::OpenStore,
+        "spin:sqlite/sqlite.connection": crate::database::OpenConnection,
+        "fermyon:spin/sqlite.connection": crate::database::OpenConnection,
     },
 });

@@ -1,5 +1,5 @@
 //! Components: telling one from a core module, the pool slots one takes, and linking it: all of
-//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, wagi-platform's interfaces (variables, key-value stores), and
+//! WASI 0.2 that wasmtime-wasi provides, `wasi:http`, wagi-platform's interfaces (variables, key-value stores, SQLite), and
 //! stubs for the imports wagi does not provide. Which kind of handler a component is (`kind/command.rs`, `kind/http.rs`) is decided
 //! from its exports once it is linked.
 
@@ -87,9 +87,7 @@ fn linker_for(base: &Linker<State>, engine: &Engine, component: &Component) -> R
         // A Spin application's interfaces are its data: a stub that traps would lose requests
         // later, so the component is refused now.
         if SPIN_PACKAGES.iter().any(|spin| package.starts_with(spin)) {
-            return Err(Error::Link(format!(
-                "the component imports `{name}`, a Spin interface wagi does not provide yet (SQLite databases are not supported)"
-            )));
+            return Err(Error::Link(format!("the component imports `{name}`, a Spin interface wagi does not provide")));
         }
         match import.ty {
             ComponentItem::ComponentInstance(instance) => {

@@ -113,6 +113,7 @@ fn configuration(args: &RunArgs) -> Result<Config> {
         environment: Vec::new(),
         variables: Vec::new(),
         key_value_stores: Vec::new(),
+        sqlite_databases: Vec::new(),
         limits: ModuleLimits::default(),
         reuse: InstanceReuse::default(),
         files: None,

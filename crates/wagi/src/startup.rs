@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use tokio::task::JoinSet;
 use wagi_config::{
-    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, ModuleEntry, RoutePattern, RuntimeConfig,
+    AllowedHosts, Config, DEFAULT_ENTRYPOINT, Diagnostic, Diagnostics, Label, ModuleEntry, RoutePattern, RuntimeConfig,
     Severity, Sources, Values, VariableError,
 };
 use wagi_loader::{
@@ -19,7 +19,7 @@ use wagi_loader::{
 };
 use wagi_runtime::{
     ArtifactCache, ArtifactOrigin, CompiledModule, HandlerSpec, InstanceAdmission, KeyValue, Limits, OutboundLimits,
-    OutboundPolicy, Platform, ResponseOptions, Reuse, Runtime, Variables, VolumeSpec,
+    OutboundPolicy, Platform, ResponseOptions, Reuse, Runtime, Sqlite, Variables, VolumeSpec,
 };
 use wagi_server::{Metrics, Route, RoutingTable};
 
@@ -310,6 +310,7 @@ impl Startup {
             )));
         }
         let stores = globals.stores.open(&config).await?;
+        let databases = globals.stores.open_databases(&config)?;
         let modules = load_modules(&self.loader, &config, &self.metrics).await?;
         let limits = &settings.limits;
         let overrides = allowed_hosts_overrides(&settings.outbound, &config)?;
@@ -361,10 +362,11 @@ impl Startup {
             }
             let variables =
                 entry.variables.iter().map(|(name, template)| (name.clone(), template.render(&globals.variables)));
-            let labels: Vec<String> = entry.key_value_stores.iter().map(|label| label.name.clone()).collect();
+            let names = |labels: &[Label]| labels.iter().map(|label| label.name.clone()).collect::<Vec<_>>();
             let platform = Arc::new(Platform {
                 variables: Variables::new(variables.collect()),
-                key_value: KeyValue::new(&stores, &labels),
+                key_value: KeyValue::new(&stores, &names(&entry.key_value_stores)),
+                sqlite: Sqlite::new(&databases, &names(&entry.sqlite_databases)),
             });
             for (pattern, entrypoint) in handlers {
                 let spec = HandlerSpec {

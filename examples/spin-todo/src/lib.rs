@@ -1,22 +1,38 @@
 //! A to-do list as a Spin application would write it, with spin-sdk 7 (a WASI 0.3 `wasi:http`
-//! component): its title comes from the application variable `title`, through the component
-//! variable of the same name, and it counts its visits in the `default` key-value store.
-//! `spin.toml` beside it serves it.
+//! component): its items are rows in the `default` SQLite database, it counts its visits in the
+//! `default` key-value store, and its title comes from the application variable `title`, through
+//! the component variable of the same name. `spin.toml` beside it serves it.
 //!
-//! - `GET /` answers a page headed by the title, with the number of visits so far;
+//! - `GET /` answers the page: the title, the items, a form adding one, and the visits so far;
+//! - `GET /add?text=TEXT` adds an item (a bound parameter, stored as it is) and goes back to `/`;
+//! - `GET /items` answers the items as text, one a line;
+//! - `GET /sql/forever` runs a statement that never ends, `GET /sql/other` opens a database the
+//!   component did not declare (403 with Spin's error);
 //! - `GET /variable/NAME` answers the component variable `NAME`, or 404 with Spin's error when
 //!   the component has none (and 400 for a name that is not one);
 //! - `GET /kv/OP?key=K&value=V&store=LABEL` runs one key-value operation (`get`, `set`,
 //!   `delete`, `exists`, `keys`) on the store `LABEL` (`default` unless given); a store the
 //!   component may not open answers 403 with Spin's error.
 
-use spin_sdk::http::{IntoResponse, Request, StatusCode};
+use spin_sdk::http::{HeaderMap, HeaderValue, IntoResponse, Request, StatusCode};
 use spin_sdk::http_service;
 use spin_sdk::key_value::{self, Store};
+use spin_sdk::sqlite::{self, Connection, Value};
 use spin_sdk::variables::{self, Error};
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
+    let (status, body) = answer(&request).await;
+    let mut headers = HeaderMap::new();
+    if status == StatusCode::SEE_OTHER {
+        headers.insert("location", HeaderValue::from_static("/"));
+    } else if body.starts_with("<!doctype html>") {
+        headers.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    }
+    (status, headers, body)
+}
+
+async fn answer(request: &Request) -> (StatusCode, String) {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     if let Some(name) = path.strip_prefix("/variable/") {
@@ -30,12 +46,67 @@ async fn handle(request: Request) -> impl IntoResponse {
     if let Some(operation) = path.strip_prefix("/kv/") {
         return key_value_operation(operation, &query).await;
     }
-    let title = variables::get("title").await.unwrap_or_else(|error| format!("(no title: {error:?})"));
-    let visits = match count_visit().await {
-        Ok(visits) => visits,
-        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}\n")),
+    let answer = match path.as_str() {
+        "/add" => add(&parameter(&query, "text").unwrap_or_default()).await.map(|()| (StatusCode::SEE_OTHER, String::new())),
+        "/items" => items().await.map(|items| (StatusCode::OK, items.iter().map(|item| format!("{item}\n")).collect())),
+        "/sql/forever" => forever().await.map(|()| (StatusCode::OK, "it ended\n".to_owned())),
+        "/sql/other" => match Connection::open("other").await {
+            Ok(_) => Ok((StatusCode::OK, "opened\n".to_owned())),
+            Err(error @ sqlite::Error::AccessDenied) => Ok((StatusCode::FORBIDDEN, format!("{error:?}\n"))),
+            Err(error) => Err(format!("{error:?}")),
+        },
+        "/" => page().await.map(|page| (StatusCode::OK, page)),
+        _ => Ok((StatusCode::NOT_FOUND, "not found\n".to_owned())),
     };
-    (StatusCode::OK, format!("<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n<p id=\"visits\">{visits}</p>\n"))
+    answer.unwrap_or_else(|error| (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")))
+}
+
+/// The page: title, items, the form and the visit count.
+async fn page() -> Result<String, String> {
+    let title = variables::get("title").await.unwrap_or_else(|error| format!("(no title: {error:?})"));
+    let visits = count_visit().await.map_err(|error| format!("{error:?}"))?;
+    let items: String = items().await?.iter().map(|item| format!("<li>{}</li>\n", escape(item))).collect();
+    let title = escape(&title);
+    Ok(format!(
+        "<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n<ul id=\"items\">\n{items}</ul>\n\
+         <form action=\"/add\" method=\"get\"><input name=\"text\" id=\"text\"><button id=\"add\">Add</button></form>\n\
+         <p id=\"visits\">{visits}</p>\n"
+    ))
+}
+
+/// The database, with its table.
+async fn database() -> Result<Connection, String> {
+    let connection = Connection::open_default().await.map_err(|error| format!("{error:?}"))?;
+    let create = "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, text TEXT NOT NULL)";
+    connection.execute(create, []).await.map_err(|error| format!("{error:?}"))?.collect().await.map_err(|error| format!("{error:?}"))?;
+    Ok(connection)
+}
+
+async fn add(text: &str) -> Result<(), String> {
+    let connection = database().await?;
+    let insert = connection.execute("INSERT INTO items (text) VALUES (?)", [Value::Text(text.to_owned())]).await;
+    insert.map_err(|error| format!("{error:?}"))?.collect().await.map_err(|error| format!("{error:?}"))?;
+    Ok(())
+}
+
+async fn items() -> Result<Vec<String>, String> {
+    let connection = database().await?;
+    let rows = connection.execute("SELECT text FROM items ORDER BY id", []).await.map_err(|error| format!("{error:?}"))?;
+    let rows = rows.collect().await.map_err(|error| format!("{error:?}"))?;
+    Ok(rows.iter().filter_map(|row| row.get::<&str>(0).map(str::to_owned)).collect())
+}
+
+/// A recursive query that counts forever.
+async fn forever() -> Result<(), String> {
+    let connection = database().await?;
+    let statement = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n";
+    let rows = connection.execute(statement, []).await.map_err(|error| format!("{error:?}"))?;
+    rows.collect().await.map_err(|error| format!("{error:?}"))?;
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Adds one to the `visits` counter in the default store and returns it.

@@ -85,7 +85,7 @@ fn wagi_check_and_pull_accept_a_spin_manifest_and_name_what_it_does_not_support(
     site.write(
         "spin.toml",
         "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/a\"\ncomponent = \"a\"\n\n\
-         [component.a]\nsource = \"a.wasm\"\nsqlite_databases = [\"default\"]\n",
+         [component.a]\nsource = \"a.wasm\"\nai_models = [\"llama2-chat\"]\n",
     );
     let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
         .args(["check", "-c"])
@@ -94,10 +94,7 @@ fn wagi_check_and_pull_accept_a_spin_manifest_and_name_what_it_does_not_support(
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("spin.toml:9:1: component `a`: `sqlite_databases`: wagi does not support SQLite databases"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("spin.toml:9:1: component `a`: `ai_models`: wagi does not support AI models"), "{stderr}");
 }
 
 /// `openssl s_server -WWW` on a free loopback port: a real HTTPS server for the files in `dir`,
@@ -274,9 +271,9 @@ fn a_spin_sdk_7_http_service_runs_from_its_spin_toml() {
 fn a_component_importing_a_spin_interface_is_refused_naming_it() {
     let site = Site::new();
     site.write(
-        "sqlite.wat",
+        "llm.wat",
         r#"(component
-  (import "fermyon:spin/sqlite@2.0.0" (instance (export "get" (func (param "key" string) (result string)))))
+  (import "fermyon:spin/llm@2.0.0" (instance (export "get" (func (param "key" string) (result string)))))
   (core module $m (func (export "run") (result i32) (i32.const 0)))
   (core instance $i (instantiate $m))
   (func $run (result (result)) (canon lift (core func $i "run")))
@@ -285,7 +282,7 @@ fn a_component_importing_a_spin_interface_is_refused_naming_it() {
     );
     site.write(
         "spin.toml",
-        "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"db\"\n\n[component.db]\nsource = \"sqlite.wat\"\n",
+        "spin_manifest_version = 2\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"db\"\n\n[component.db]\nsource = \"llm.wat\"\n",
     );
     let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
         .args(["check", "-c"])
@@ -296,5 +293,5 @@ fn a_component_importing_a_spin_interface_is_refused_naming_it() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("`fermyon:spin/sqlite@2.0.0`, a Spin interface wagi does not provide yet"), "{stderr}");
+    assert!(stderr.contains("`fermyon:spin/llm@2.0.0`, a Spin interface wagi does not provide"), "{stderr}");
 }

@@ -163,13 +163,18 @@ fn the_counter_and_the_stored_values_survive_a_restart() {
     assert!(server.get("/").text().contains("<p id=\"visits\">1</p>"));
     assert!(server.get("/").text().contains("<p id=\"visits\">2</p>"));
     assert_eq!(server.get("/kv/set?key=greeting&value=hello%20world").text(), "ok");
+    assert_eq!(server.get("/add?text=milk").status, 303);
+    // A bound parameter is data, whatever it holds.
+    assert_eq!(server.get("/add?text=%27%3B%20DROP%20TABLE%20items%3B%20--").status, 303);
     drop(server);
 
     let server = Server::start_with_config(&site, &manifest, &[], &[]);
     assert!(server.get("/").text().contains("<p id=\"visits\">3</p>"), "the counter went on");
     assert_eq!(server.get("/kv/get?key=greeting").text(), "hello world");
     assert_eq!(server.get("/kv/keys").text(), "greeting,visits");
+    assert_eq!(server.get("/items").text(), "milk\n'; DROP TABLE items; --\n");
     assert!(site.path(".wagi/sqlite_key_value.db").is_file(), "the default store is in the state directory");
+    assert!(site.path(".wagi/sqlite_db.db").is_file(), "so is the default database");
 }
 
 #[test]
@@ -310,4 +315,64 @@ fn an_unreachable_redis_stops_startup_without_printing_its_password() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("key-value store `default` at redis://app@127.0.0.1:"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+#[test]
+fn a_statement_that_never_ends_gets_504_at_the_deadline_while_the_server_serves_on() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &["--timeout", "2s"], &[]);
+    assert_eq!(server.get("/add?text=before").status, 303);
+    let forever = server.get_in_background("/sql/forever");
+    // While the statement runs, others are served, reads and writes of the same file included.
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/add?text=during").status, 303);
+    assert_eq!(forever.join().expect("the request"), 504);
+    assert_eq!(server.get("/items").text(), "before\nduring\n");
+}
+
+#[test]
+fn a_database_the_component_did_not_declare_is_denied_and_an_undefined_one_stops_startup() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    let denied = server.get("/sql/other");
+    assert_eq!((denied.status, denied.text()), (403, "Error::AccessDenied\n".to_owned()));
+    assert_eq!(server.get("/items").status, 200);
+    drop(server);
+
+    let text = std::fs::read_to_string(&manifest).expect("the manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("sqlite_databases = [\"default\"]", "sqlite_databases = [\"default\", \"reports\"]"),
+    )
+    .expect("rewrite the manifest");
+    let output = Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(&manifest)
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run wagi");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no SQLite database `reports`: define `[sqlite_database.reports]`"), "{stderr}");
+}
+
+#[test]
+fn a_hundred_concurrent_writes_to_the_database_all_succeed() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    let server = &server;
+    let added = std::thread::scope(|scope| {
+        let clients: Vec<_> =
+            (0..100).map(|i| scope.spawn(move || server.get(&format!("/add?text=item{i}")).status)).collect();
+        clients.into_iter().filter_map(|client| client.join().ok()).filter(|status| *status == 303).count()
+    });
+    assert_eq!(added, 100);
+    assert_eq!(server.get("/items").text().lines().count(), 100);
 }
