@@ -69,7 +69,7 @@ async fn page() -> Result<String, String> {
     let title = escape(&title);
     Ok(format!(
         "<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n<ul id=\"items\">\n{items}</ul>\n\
-         <form action=\"/add\" method=\"get\"><input name=\"text\" id=\"text\"><button id=\"add\">Add</button></form>\n\
+         <form action=\"/add\" method=\"get\"><label>New item <input name=\"text\" id=\"text\" required></label> <button type=\"submit\" id=\"add\">Add</button></form>\n\
          <p id=\"visits\">{visits}</p>\n"
     ))
 }

@@ -1,6 +1,6 @@
-//! The guestbook in a real browser: headless Chromium, driven over WebDriver (Debian's
-//! `chromium` and `chromium-driver`, through `fantoccini`), does what a visitor does and the test
-//! checks what they would see.
+//! The guestbook and the Spin to-do list in a real browser: headless Chromium, driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, through `fantoccini`), does what a
+//! visitor does and the test checks what they would see.
 //!
 //! Without Chromium the test is skipped with a loud line, unless `CI` is set: then it fails.
 
@@ -15,7 +15,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::guestbook::{built, guestbook_site};
-use crate::support::{Server, TIMEOUT};
+use crate::redis_server::RedisServer;
+use crate::spin_data::{site_manifest, todo_module};
+use crate::support::{Server, Site, TIMEOUT};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -106,10 +108,17 @@ fn chromium_installed() -> bool {
 /// element of the old document is asked about once the form is submitted: while the browser
 /// navigates, Chromium answers questions about one with errors of several kinds.
 async fn sign(browser: &Client, name: &str, message: &str) {
+    submit(browser, &[("name", name), ("message", message)]).await;
+}
+
+/// Fills the page's form with `fields`, submits it, and waits until the browser shows the
+/// document that came back, fully loaded (see [`sign`]).
+async fn submit(browser: &Client, fields: &[(&str, &str)]) {
     browser.execute("document.documentElement.dataset.old = 'yes'", vec![]).await.expect("mark the old page");
     let form = browser.form(Locator::Css("form")).await.expect("the form");
-    form.set_by_name("name", name).await.expect("fill in the name");
-    form.set_by_name("message", message).await.expect("fill in the message");
+    for (name, value) in fields {
+        form.set_by_name(name, value).await.unwrap_or_else(|e| panic!("fill in {name}: {e}"));
+    }
     form.submit().await.expect("submit the form");
     poll_until("the new page finished loading", || async {
         // A script sent while the browser navigates may fail; the next poll asks again.
@@ -205,4 +214,62 @@ fn a_visitor_signs_the_guestbook_in_a_browser() {
     // What the visitor saw, for docs/images/guestbook.png.
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guestbook.png");
     std::fs::write(out, screenshot).expect("write the screenshot");
+}
+
+/// The texts of every element `css` selects.
+async fn texts_of(browser: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in browser.find_all(Locator::Css(css)).await.expect("the elements") {
+        texts.push(element.text().await.expect("text"));
+    }
+    texts
+}
+
+#[test]
+fn a_visitor_keeps_a_to_do_list_that_outlives_a_restart_with_sqlite_and_with_redis() {
+    let Some(module) = todo_module() else { return };
+    if !chromium_installed() {
+        return;
+    }
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    for backend in ["sqlite", "redis"] {
+        let site = Site::new();
+        let manifest = site_manifest(&site, &module, "");
+        // With Redis, the visit counter lives there; the items are rows in SQLite either way.
+        let redis = (backend == "redis").then(RedisServer::start);
+        let mut args = Vec::new();
+        if let Some(redis) = &redis {
+            let config = format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n", redis.url());
+            let path = site.write("runtime-config.toml", config);
+            args = vec!["--runtime-config-file".to_owned(), path.display().to_string()];
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [("SPIN_VARIABLE_TITLE", "Groceries")];
+
+        let server = Server::start_with_config(&site, &manifest, &args, &env);
+        let page = format!("http://{}/", server.addr);
+        runtime.block_on(async {
+            let browser = driver.session(&site.path("chromium-profile")).await;
+            browser.goto(&page).await.expect("open the list");
+            assert_eq!(browser.title().await.expect("the title"), "Groceries", "{backend}");
+            assert_eq!(text_of(&browser, "#visits").await, "1");
+            submit(&browser, &[("text", "milk")]).await;
+            submit(&browser, &[("text", "<b>bread</b> & butter")]).await;
+            assert_eq!(texts_of(&browser, "#items li").await, ["milk", "<b>bread</b> & butter"], "{backend}");
+            assert_eq!(text_of(&browser, "#visits").await, "3");
+            browser.close().await.expect("close the browser");
+        });
+        drop(server);
+
+        let server = Server::start_with_config(&site, &manifest, &args, &env);
+        let page = format!("http://{}/", server.addr);
+        runtime.block_on(async {
+            let browser = driver.session(&site.path("chromium-profile-2")).await;
+            browser.goto(&page).await.expect("open the list after the restart");
+            assert_eq!(texts_of(&browser, "#items li").await, ["milk", "<b>bread</b> & butter"], "{backend}");
+            assert_eq!(text_of(&browser, "#visits").await, "4", "{backend}");
+            browser.close().await.expect("close the browser");
+        });
+    }
 }

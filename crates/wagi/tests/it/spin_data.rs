@@ -14,7 +14,7 @@ use crate::redis_server::RedisServer;
 use crate::support::{Server, Site};
 
 /// The example's module, or `None` when `cargo xtask examples` skipped the wasm32-wasip2 examples.
-fn todo_module() -> Option<PathBuf> {
+pub(crate) fn todo_module() -> Option<PathBuf> {
     built("spin-todo", "spin_todo.wasm")
 }
 
@@ -147,7 +147,7 @@ fn a_modules_toml_with_variables_gives_them_to_cgi_programs_through_environment_
 
 /// The example's manifest, copied into `site` with its module's path made absolute, so that
 /// its state directory (`.wagi` beside it) is the site's.
-fn site_manifest(site: &Site, module: &std::path::Path, extra: &str) -> PathBuf {
+pub(crate) fn site_manifest(site: &Site, module: &std::path::Path, extra: &str) -> PathBuf {
     let manifest =
         std::fs::read_to_string(root().join("examples/spin-todo/spin.toml")).expect("the example's manifest");
     let manifest = manifest.replace("../../target/examples/spin_todo.wasm", &module.display().to_string());
