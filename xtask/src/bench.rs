@@ -7,7 +7,8 @@
 //! missing). Each throughput scenario alternates ceiling and wagi for several rounds and prints
 //! medians, so both see the same machine state; wagi's req/s is also given as a ratio to the
 //! ceiling's at the same concurrency. The `wasi:http` twins of `hello.wat` take their turns in
-//! the 64-connection rounds, the spin-sdk 7 one (WASI 0.3) with fresh and with reused instances.
+//! the 64-connection rounds, the spin-sdk 7 one (WASI 0.3) with fresh and with reused instances,
+//! and so do the spin-sdk 7 to-do list's key-value read and write and its SQLite insert.
 //! Further scenarios: a Rust guest as a WASI preview 1 module
 //! and, alternating with it, the same program as a WASI 0.2 component; the Python example (a
 //! componentize-py component); a 64 KiB POST echo, a 10 MiB streamed response, `/healthz` while
@@ -81,6 +82,8 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
                 (&wagi, "/wasi-http/hello"),
                 (&wagi, "/spin-hello"),
                 (&wagi, "/spin-hello-reused"),
+                (&wagi, "/visit"),
+                (&wagi, "/add?text=bench"),
             ]);
             servers.extend(peer.as_ref().map(|peer| (peer, "/")));
         }
@@ -96,12 +99,14 @@ pub(crate) fn run_bench(args: &[OsString]) -> anyhow::Result<()> {
             "hello, wasi:http component (Rust, std)",
             "hello, spin-sdk 7 component (WASI 0.3), fresh instances",
             "hello, spin-sdk 7 component (WASI 0.3), instances reused 128 x 16",
+            "key-value read and write, spin-sdk 7 (SQLite store), fresh instances",
+            "SQLite insert, spin-sdk 7, fresh instances",
         ];
         for (component, runs) in components.iter().zip(runs.iter().skip(2)) {
             let name = format!("{component}, {connections} connections");
             report.row(&name, "wagi", &Median::of(runs), Some(&ceiling_median));
         }
-        if let Some(peer_runs) = runs.get(6) {
+        if let Some(peer_runs) = runs.get(2 + components.len()) {
             let peer = Median::of(peer_runs);
             let name = format!("hello, spin-sdk 7 component (WASI 0.3), its defaults, {connections} connections");
             report.row(&name, "wasmtime serve", &peer, Some(&ceiling_median));
@@ -235,6 +240,8 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
          [[module]]\nroute = \"/spin-hello\"\nmodule = \"{spin_hello}\"\n\n\
          [[module]]\nroute = \"/spin-hello-reused\"\nmodule = \"{spin_hello}\"\n\
          instance_reuse = 128\ninstance_concurrency = 16\n\n\
+         [[module]]\nroute = \"/...\"\nmodule = \"{spin_todo}\"\n\
+         key_value_stores = [\"default\"]\nsqlite_databases = [\"default\"]\n\n\
          [[module]]\nroute = \"/loop\"\nmodule = \"loop.wat\"\ntimeout = \"2s\"\n",
         hello = root.join("examples/hello.wat").display(),
         stream = root.join("examples/stream.wat").display(),
@@ -245,6 +252,7 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         wasi_http = module("http_component.wasm"),
         wasi_http_hello = module("http_hello.wasm"),
         spin_hello = module("spin_hello.wasm"),
+        spin_todo = module("spin_todo.wasm"),
     );
     let path = dir.join("modules.toml");
     std::fs::write(&path, config)?;

@@ -6,6 +6,7 @@
 //! - `GET /` answers the page: the title, the items, a form adding one, and the visits so far;
 //! - `GET /add?text=TEXT` adds an item (a bound parameter, stored as it is) and goes back to `/`;
 //! - `GET /items` answers the items as text, one a line;
+//! - `GET /visit` counts a visit, as the page does, and answers the count;
 //! - `GET /sql/forever` runs a statement that never ends, `GET /sql/other` opens a database the
 //!   component did not declare (403 with Spin's error);
 //! - `GET /variable/NAME` answers the component variable `NAME`, or 404 with Spin's error when
@@ -48,6 +49,7 @@ async fn answer(request: &Request) -> (StatusCode, String) {
     }
     let answer = match path.as_str() {
         "/add" => add(&parameter(&query, "text").unwrap_or_default()).await.map(|()| (StatusCode::SEE_OTHER, String::new())),
+        "/visit" => count_visit().await.map(|visits| (StatusCode::OK, format!("{visits}\n"))).map_err(|e| format!("{e:?}")),
         "/items" => items().await.map(|items| (StatusCode::OK, items.iter().map(|item| format!("{item}\n")).collect())),
         "/sql/forever" => forever().await.map(|()| (StatusCode::OK, "it ended\n".to_owned())),
         "/sql/other" => match Connection::open("other").await {
