@@ -8,6 +8,9 @@ wasmtime::component::bindgen!({
         // functions already.
         "fermyon:spin/key-value": async,
         "fermyon:spin/sqlite": async,
+        "wasi:keyvalue/store": async,
+        "wasi:keyvalue/atomics": async,
+        "wasi:keyvalue/batch": async,
         "spin:sqlite/sqlite.[static]connection.open": async,
         "spin:sqlite/sqlite.[method]connection.execute": async,
         "spin:sqlite/sqlite.[method]connection.execute-async": trappable,
@@ -18,6 +21,8 @@ wasmtime::component::bindgen!({
         "spin:key-value/key-value.store": crate::store::OpenStore,
         "fermyon:spin/key-value.store": crate::store::OpenStore,
         "spin:sqlite/sqlite.connection": crate::database::OpenConnection,
+        "wasi:keyvalue/store.bucket": crate::store::OpenStore,
+        "wasi:keyvalue/atomics.cas": crate::store::Cas,
         "fermyon:spin/sqlite.connection": crate::database::OpenConnection,
     },
 });

@@ -1,6 +1,7 @@
 //! Key-value stores: the stores the application defines ([`Stores`]), the ones a component may
 //! open ([`KeyValue`]), and Spin's two interfaces over them, `spin:key-value/key-value@3.0.0`
-//! (spin-sdk 7, `async`) and `fermyon:spin/key-value@2.0.0`.
+//! (spin-sdk 7, `async`) and `fermyon:spin/key-value@2.0.0`; `wasi_keyvalue.rs` has the
+//! standard ones over the same stores.
 //!
 //! A component opens only the labels it declares (`key_value_stores`); any other gets Spin's
 //! `access-denied`, whether or not the application defines it.
@@ -34,14 +35,14 @@ impl KeyValue {
         Self { allowed }
     }
 
-    fn open(&self, label: &str, table: &mut ResourceTable) -> Result<Resource<OpenStore>, Denied> {
+    pub(crate) fn open(&self, label: &str, table: &mut ResourceTable) -> Result<Resource<OpenStore>, Denied> {
         let store = self.allowed.get(label).ok_or(Denied::Access)?;
         table.push(OpenStore(Arc::clone(store))).map_err(|_| Denied::TableFull)
     }
 }
 
 /// Why `open` gave no store.
-enum Denied {
+pub(crate) enum Denied {
     Access,
     TableFull,
 }
@@ -59,7 +60,7 @@ impl HasData for Lend {
     type Data<'a> = KeyValueView<'a>;
 }
 
-fn opened(table: &ResourceTable, store: &Resource<OpenStore>) -> Option<Arc<dyn KeyValueStore>> {
+pub(crate) fn opened(table: &ResourceTable, store: &Resource<OpenStore>) -> Option<Arc<dyn KeyValueStore>> {
     table.get(store).ok().map(|open| Arc::clone(&open.0))
 }
 

@@ -1,7 +1,7 @@
 //! The application services wagi gives components beside WASI and `wasi:http`, in Spin's
 //! interfaces and the standard WASI ones: a component's variables (`spin:variables`,
 //! `fermyon:spin/variables`, `wasi:config/store`), its key-value stores (`spin:key-value`,
-//! `fermyon:spin/key-value`), kept in SQLite files or in Redis, and its SQLite databases
+//! `fermyon:spin/key-value`, `wasi:keyvalue`), kept in SQLite files or in Redis, and its SQLite databases
 //! (`spin:sqlite`, `fermyon:spin/sqlite`).
 //!
 //! A [`Platform`] is what one component may use: its [`Variables`], resolved when the
@@ -19,6 +19,7 @@ mod sqlite;
 mod sqlite_store;
 mod store;
 mod variables;
+mod wasi_keyvalue;
 
 pub use key_value::{KeyValue, Stores};
 
@@ -28,7 +29,7 @@ pub use redis_store::RedisStore;
 use sqlite::SqliteView;
 pub use sqlite::{Databases, Sqlite};
 pub use sqlite_store::SqliteStore;
-pub use store::{KeyValueStore, OpenStore, StoreError, StoreLimits};
+pub use store::{Cas, KeyValueStore, OpenStore, StoreError, StoreLimits};
 pub use variables::Variables;
 
 use wasmtime::component::{Linker, ResourceTable};
@@ -43,6 +44,9 @@ pub const PROVIDED_INTERFACES: &[&str] = &[
     "fermyon:spin/key-value@2.0.",
     "spin:sqlite/sqlite@3.",
     "fermyon:spin/sqlite@2.0.",
+    "wasi:keyvalue/store@0.2.0-draft2",
+    "wasi:keyvalue/atomics@0.2.0-draft2",
+    "wasi:keyvalue/batch@0.2.0-draft2",
 ];
 
 /// What one component may use.
@@ -92,6 +96,9 @@ pub fn add_to_linker<T: PlatformState>(linker: &mut Linker<T>, concurrent: bool)
     bindings::wasi::config::store::add_to_linker::<T, variables::Lend>(linker, variables)?;
     bindings::fermyon::spin::key_value::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
     bindings::fermyon::spin::sqlite::add_to_linker::<T, sqlite::Lend>(linker, sqlite)?;
+    bindings::wasi::keyvalue::store::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
+    bindings::wasi::keyvalue::atomics::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
+    bindings::wasi::keyvalue::batch::add_to_linker::<T, key_value::Lend>(linker, key_value)?;
     if concurrent {
         bindings::spin::variables::variables::add_to_linker::<T, variables::Lend>(linker, variables)?;
         bindings::spin::key_value::key_value::add_to_linker::<T, key_value::Lend>(linker, key_value)?;

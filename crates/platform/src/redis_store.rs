@@ -19,12 +19,28 @@ end
 return 0
 ";
 
+/// Sets the field `ARGV[5]` to `ARGV[3]` if it holds `ARGV[2]` (`ARGV[1]` = "1"), or has no
+/// value (`ARGV[1]` = "0") and a new field stays within `ARGV[4]` fields; returns 1 if set, 0 if
+/// the value differs, -1 if the hash is full.
+const SWAP: &str = r"
+local current = redis.call('HGET', KEYS[1], ARGV[5])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+else
+  if current then return 0 end
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
+end
+redis.call('HSET', KEYS[1], ARGV[5], ARGV[3])
+return 1
+";
+
 /// One label's data in a Redis server.
 pub struct RedisStore {
     hash: String,
     limits: StoreLimits,
     connection: ConnectionManager,
     set_within_limit: redis::Script,
+    swap: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -56,6 +72,7 @@ impl RedisStore {
             limits,
             connection,
             set_within_limit: redis::Script::new(SET_WITHIN_LIMIT),
+            swap: redis::Script::new(SWAP),
         })
     }
 }
@@ -91,6 +108,27 @@ impl KeyValueStore for RedisStore {
     async fn exists(&self, key: String) -> Result<bool, StoreError> {
         self.limits.check(&key, None)?;
         self.connection.clone().hexists(&self.hash, key).await.map_err(backend)
+    }
+
+    async fn swap(&self, key: String, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, StoreError> {
+        self.limits.check(&key, Some(&value))?;
+        let mut connection = self.connection.clone();
+        let swapped: i64 = self
+            .swap
+            .key(&self.hash)
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(value)
+            .arg(self.limits.max_keys)
+            .arg(key)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        match swapped {
+            1 => Ok(true),
+            -1 => Err(StoreError::Full(self.limits.max_keys)),
+            _ => Ok(false),
+        }
     }
 
     async fn keys(&self) -> Result<Vec<String>, StoreError> {

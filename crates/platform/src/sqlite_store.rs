@@ -1,18 +1,15 @@
 //! Key-value stores kept in a SQLite file, in the table Spin uses (`spin_key_value`, one row a
 //! key, the label in the `store` column), so a `.spin/sqlite_key_value.db` moves over as it is.
-//! Several labels may share one file. The file is opened in WAL mode with a busy timeout, and
-//! every operation runs on tokio's blocking threads, never on a serving thread.
+//! Several labels may share one file. The file is opened in WAL mode, as databases are
+//! (`database.rs`), and every operation runs on tokio's blocking threads, never on a serving
+//! thread.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::{KeyValueStore, StoreError, StoreLimits};
-
-/// How long a statement waits for another connection's lock on the file.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One label's data in a SQLite file.
 #[derive(Debug)]
@@ -40,7 +37,7 @@ impl SqliteStore {
         }
         let failed = |e: rusqlite::Error| StoreError::Backend(format!("{}: {e}", path.display()));
         let connection = Connection::open(path).map_err(failed)?;
-        connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        crate::database::configure(&connection).map_err(failed)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(failed)?;
         connection
             .execute(
@@ -138,6 +135,46 @@ impl KeyValueStore for SqliteStore {
 
     async fn exists(&self, key: String) -> Result<bool, StoreError> {
         Ok(self.get(key).await?.is_some())
+    }
+
+    async fn swap(&self, key: String, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, StoreError> {
+        self.limits.check(&key, Some(&value))?;
+        let max_keys = self.limits.max_keys;
+        self.run(move |inner, label| {
+            // Immediate: other connections to the file wait until this one has compared and set.
+            let transaction = inner
+                .connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let current: Option<Vec<u8>> = transaction
+                .query_row(
+                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    params![label, key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if current != expected {
+                return Ok(false);
+            }
+            let new = current.is_none();
+            if new && inner.keys >= max_keys {
+                return Err(StoreError::Full(inner.keys));
+            }
+            transaction
+                .execute(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                    params![label, key, value],
+                )
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)?;
+            if new {
+                inner.keys += 1;
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn keys(&self) -> Result<Vec<String>, StoreError> {

@@ -14,11 +14,41 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     async fn exists(&self, key: String) -> Result<bool, StoreError>;
     /// Every key.
     async fn keys(&self) -> Result<Vec<String>, StoreError>;
+    /// Sets `key` to `value` if its value is still `expected` (`None`: it has none), atomically;
+    /// says whether it did.
+    async fn swap(&self, key: String, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, StoreError>;
+
+    /// Adds `delta` to the number `key` holds (8 bytes, little-endian, as Spin keeps it; no
+    /// value is 0) and returns the sum, retrying while other writers get in between.
+    async fn increment(&self, key: String, delta: i64) -> Result<i64, StoreError> {
+        loop {
+            let current = self.get(key.clone()).await?;
+            let number = match current.as_deref() {
+                None => 0,
+                Some(bytes) => i64::from_le_bytes(bytes.try_into().map_err(|_| {
+                    StoreError::NotANumber(format!("`{key}` holds {} bytes, not an 8-byte number", bytes.len()))
+                })?),
+            };
+            let sum =
+                number.checked_add(delta).ok_or_else(|| StoreError::NotANumber(format!("`{key}` would overflow")))?;
+            if self.swap(key.clone(), current, sum.to_le_bytes().to_vec()).await? {
+                return Ok(sum);
+            }
+        }
+    }
 }
 
 /// A store a component has opened: what its resource handle stands for.
 #[derive(Debug)]
 pub struct OpenStore(pub(crate) std::sync::Arc<dyn KeyValueStore>);
+
+/// A key's value as read for a later compare-and-swap (`wasi:keyvalue/atomics`'s `cas`).
+#[derive(Debug)]
+pub struct Cas {
+    pub(crate) store: std::sync::Arc<dyn KeyValueStore>,
+    pub(crate) key: String,
+    pub(crate) current: Option<Vec<u8>>,
+}
 
 /// How big keys and values may be, and how many keys one store may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +95,9 @@ pub enum StoreError {
     /// The store holds as many keys as it may.
     #[error("the store is full: it holds {0} keys, the most it may")]
     Full(u64),
+    /// `increment` on a value that is not a number, or a sum that does not fit.
+    #[error("{0}")]
+    NotANumber(String),
     /// The backend failed.
     #[error("the store failed: {0}")]
     Backend(String),

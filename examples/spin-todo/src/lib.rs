@@ -7,6 +7,9 @@
 //! - `GET /add?text=TEXT` adds an item (a bound parameter, stored as it is) and goes back to `/`;
 //! - `GET /items` answers the items as text, one a line;
 //! - `GET /visit` counts a visit, as the page does, and answers the count;
+//! - `GET /hits` counts a hit with the standard `wasi:keyvalue` (`atomics.increment`) in the same
+//!   default store, and answers the count; `GET /wasi-kv` runs its other calls (batch, compare
+//!   and swap, key listing) in turn and answers what each gave;
 //! - `GET /sql/forever` runs a statement that never ends, `GET /sql/other` opens a database the
 //!   component did not declare (403 with Spin's error);
 //! - `GET /variable/NAME` answers the component variable `NAME`, or 404 with Spin's error when
@@ -49,6 +52,8 @@ async fn answer(request: &Request) -> (StatusCode, String) {
     }
     let answer = match path.as_str() {
         "/add" => add(&parameter(&query, "text").unwrap_or_default()).await.map(|()| (StatusCode::SEE_OTHER, String::new())),
+        "/hits" => hits().map(|hits| (StatusCode::OK, format!("{hits}\n"))),
+        "/wasi-kv" => wasi_key_value().map(|report| (StatusCode::OK, report)),
         "/visit" => count_visit().await.map(|visits| (StatusCode::OK, format!("{visits}\n"))).map_err(|e| format!("{e:?}")),
         "/items" => items().await.map(|items| (StatusCode::OK, items.iter().map(|item| format!("{item}\n")).collect())),
         "/sql/forever" => forever().await.map(|()| (StatusCode::OK, "it ended\n".to_owned())),
@@ -105,6 +110,46 @@ async fn forever() -> Result<(), String> {
     let rows = connection.execute(statement, []).await.map_err(|error| format!("{error:?}"))?;
     rows.collect().await.map_err(|error| format!("{error:?}"))?;
     Ok(())
+}
+
+use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_store};
+
+/// Adds one to `hits` through `wasi:keyvalue`.
+fn hits() -> Result<i64, String> {
+    let bucket = wasi_store::open("default").map_err(|error| format!("{error:?}"))?;
+    atomics::increment(&bucket, "hits", 1).map_err(|error| format!("{error:?}"))
+}
+
+/// Each of `wasi:keyvalue`'s other calls, and what it gave, a line each.
+fn wasi_key_value() -> Result<String, String> {
+    let failed = |error: wasi_store::Error| format!("{error:?}");
+    let bucket = wasi_store::open("default").map_err(failed)?;
+    let mut report = String::new();
+    batch::set_many(&bucket, &[("a".to_owned(), b"1".to_vec()), ("b".to_owned(), b"2".to_vec())]).map_err(failed)?;
+    let many = batch::get_many(&bucket, &["a".to_owned(), "b".to_owned(), "none".to_owned()]).map_err(failed)?;
+    let shown: Vec<String> = many
+        .iter()
+        .map(|(key, value)| format!("{key}={}", value.as_deref().map_or("-".into(), String::from_utf8_lossy)))
+        .collect();
+    report.push_str(&format!("get-many: {}\n", shown.join(" ")));
+    batch::delete_many(&bucket, &["a".to_owned()]).map_err(failed)?;
+    report.push_str(&format!("exists a after delete-many: {}\n", bucket.exists("a").map_err(failed)?));
+    let cas = atomics::Cas::new(&bucket, "b").map_err(failed)?;
+    bucket.set("b", b"changed meanwhile").map_err(failed)?;
+    let cas = match atomics::swap(cas, b"3") {
+        Err(atomics::CasError::CasFailed(renewed)) => {
+            report.push_str("swap after a change: failed\n");
+            renewed
+        }
+        other => return Err(format!("swap after a change: {other:?}")),
+    };
+    atomics::swap(cas, b"3").map_err(|error| format!("{error:?}"))?;
+    let b = bucket.get("b").map_err(failed)?.unwrap_or_default();
+    report.push_str(&format!("b after swap: {}\n", String::from_utf8_lossy(&b)));
+    let mut keys = bucket.list_keys(None).map_err(failed)?.keys;
+    keys.sort();
+    report.push_str(&format!("keys: {}\n", keys.join(",")));
+    Ok(report)
 }
 
 fn escape(text: &str) -> String {

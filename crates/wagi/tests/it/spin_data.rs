@@ -273,6 +273,11 @@ fn replicas_share_a_redis_store_and_a_hundred_concurrent_requests_all_succeed() 
     assert!(first.get("/").text().contains("<p id=\"visits\">1</p>"));
     assert!(second.get("/").text().contains("<p id=\"visits\">2</p>"), "the counter is shared");
     assert!(!site.path(".wagi/sqlite_key_value.db").exists(), "no SQLite file for a Redis store");
+    // The standard interfaces share it too, compare-and-swap included.
+    assert_eq!(first.get("/hits").text(), "1\n");
+    assert_eq!(second.get("/hits").text(), "2\n");
+    let report = second.get("/wasi-kv").text();
+    assert_eq!(report, format!("{WASI_KV_REPORT}keys: b,hits,k,shared,visits\n"));
 }
 
 #[test]
@@ -375,4 +380,26 @@ fn a_hundred_concurrent_writes_to_the_database_all_succeed() {
     });
     assert_eq!(added, 100);
     assert_eq!(server.get("/items").text().lines().count(), 100);
+}
+
+/// What `/wasi-kv` answers, before its last line, the keys.
+const WASI_KV_REPORT: &str = "get-many: a=1 b=2 none=-\nexists a after delete-many: false\n\
+                              swap after a change: failed\nb after swap: 3\n";
+
+#[test]
+fn a_portable_component_uses_the_same_store_through_wasi_keyvalue() {
+    let Some(module) = todo_module() else { return };
+    let site = Site::new();
+    let manifest = site_manifest(&site, &module, "");
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    assert_eq!(server.get("/hits").text(), "1\n");
+    assert_eq!(server.get("/hits").text(), "2\n");
+    assert_eq!(server.get("/kv/exists?key=hits").text(), "true", "Spin's interface sees the same store");
+    assert_eq!(server.get("/wasi-kv").text(), format!("{WASI_KV_REPORT}keys: b,hits\n"));
+    // A value that is not an 8-byte number cannot be incremented, and stays as it was.
+    assert_eq!(server.get("/kv/set?key=hits&value=many").text(), "ok");
+    let refused = server.get("/hits");
+    assert_eq!(refused.status, 500);
+    assert!(refused.text().contains("not an 8-byte number"), "{}", refused.text());
+    assert_eq!(server.get("/kv/get?key=hits").text(), "many");
 }
