@@ -35,8 +35,16 @@ const TARGET: &str = "wasm32-wasip1";
 /// The target of the Rust examples built as WASI 0.2 command components.
 const TARGET_P2: &str = "wasm32-wasip2";
 /// The Rust examples built for `TARGET_P2` only, not for `TARGET`.
-const WASIP2_ONLY: &[&str] =
-    &["env-dump-wasip3", "guestbook", "http-component", "http-hello", "http-service", "spin-hello", "spin-todo"];
+const WASIP2_ONLY: &[&str] = &[
+    "env-dump-wasip3",
+    "guestbook",
+    "http-component",
+    "http-hello",
+    "http-service",
+    "spin-hello",
+    "spin-todo",
+    "spin-v2-data",
+];
 /// Cargo's target directory for the examples, apart from the root workspace's so neither build waits for
 /// the other's lock, relative to the project root.
 const BUILD_DIR: &str = "target/examples-build";
@@ -68,6 +76,7 @@ const GUESTS: &[Guest] = &[
             "env-dump-wasip3",
             "spin-hello",
             "spin-todo",
+            "spin-v2-data",
         ],
     },
     Guest { name: "c-env", dir: "c-env", component: false, build: build_c, also: &[] },
@@ -231,7 +240,7 @@ pub(crate) fn serve(args: &[OsString]) -> anyhow::Result<()> {
 /// components written with the `wasip3` crate: `http-service`, a `wasi:http` 0.3 component, as `http_service.wasm`,
 /// and `env-dump-wasip3`, `env-dump` as a WASI 0.3 command, as `env_dump_wasip3.wasm`; and `spin-hello`, spin-sdk
 /// 7's `#[http_service]`, as `spin_hello.wasm`, and `spin-todo`, a spin-sdk 7 application that keeps data, as
-/// `spin_todo.wasm`.
+/// `spin_todo.wasm`, and `spin-v2-data`, one built with spin-sdk 3 (WASI 0.2), as `spin_v2_data.wasm`.
 fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) -> anyhow::Result<Outcome> {
     install_target(TARGET_P2).map_err(|err| Missing {
         toolchain: "the Rust target `wasm32-wasip2`",
@@ -257,6 +266,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         "env-dump-wasip3",
         "spin-hello",
         "spin-todo",
+        "spin-v2-data",
     ])?;
     // On its own: built together with the others, it would get the `std` feature of `wasip2` they enable.
     build(&["http-hello"])?;
@@ -270,6 +280,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
     let env_dump_wasip3 = module.with_file_name(module_file_name("env-dump-wasip3"));
     let spin_hello = module.with_file_name(module_file_name("spin-hello"));
     let spin_todo = module.with_file_name(module_file_name("spin-todo"));
+    let spin_v2_data = module.with_file_name(module_file_name("spin-v2-data"));
     for (package, copied) in [
         ("env-dump", module),
         ("volume-file", &volume_file),
@@ -281,6 +292,7 @@ fn build_rust_wasip2(toolchains: &mut Toolchains, _dir: &Path, module: &Path) ->
         ("env_dump_wasip3", &env_dump_wasip3),
         ("spin_hello", &spin_hello),
         ("spin_todo", &spin_todo),
+        ("spin_v2_data", &spin_v2_data),
     ] {
         let built = release_dir.join(format!("{package}.wasm"));
         fs::copy(&built, copied)

@@ -403,3 +403,17 @@ fn a_portable_component_uses_the_same_store_through_wasi_keyvalue() {
     assert!(refused.text().contains("not an 8-byte number"), "{}", refused.text());
     assert_eq!(server.get("/kv/get?key=hits").text(), "many");
 }
+
+#[test]
+fn a_spin_sdk_3_app_keeps_its_data_through_spin_2_interfaces() {
+    let Some(module) = built("spin-v2-data", "spin_v2_data.wasm") else { return };
+    let site = Site::new();
+    let manifest = std::fs::read_to_string(root().join("examples/spin-v2-data/spin.toml")).expect("the manifest");
+    let manifest = manifest.replace("../../target/examples/spin_v2_data.wasm", &module.display().to_string());
+    let manifest = site.write("spin.toml", manifest);
+    let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    assert_eq!(server.get("/").text(), "hello from spin-sdk 3\ncount: 1\nrows: 1\n");
+    drop(server);
+    let server = Server::start_with_config(&site, &manifest, &[], &[("SPIN_VARIABLE_GREETING", "hi")]);
+    assert_eq!(server.get("/").text(), "hi\ncount: 2\nrows: 2\n");
+}
