@@ -10,7 +10,8 @@
 //! - `GET /hits` counts a hit with the standard `wasi:keyvalue` (`atomics.increment`) in the same
 //!   default store, and answers the count; `GET /wasi-kv` runs its other calls (batch, compare
 //!   and swap, key listing) in turn and answers what each gave;
-//! - `GET /sql/forever` runs a statement that never ends, `GET /sql/other` opens a database the
+//! - `GET /sql/forever` sets `forever` to `started` in the key-value store and runs a statement
+//!   that never ends, `GET /sql/other` opens a database the
 //!   component did not declare (403 with Spin's error);
 //! - `GET /variable/NAME` answers the component variable `NAME`, or 404 with Spin's error when
 //!   the component has none (and 400 for a name that is not one);
@@ -103,9 +104,11 @@ async fn items() -> Result<Vec<String>, String> {
     Ok(rows.iter().filter_map(|row| row.get::<&str>(0).map(str::to_owned)).collect())
 }
 
-/// A recursive query that counts forever.
+/// A recursive query that counts forever; `forever` in the key-value store says it started.
 async fn forever() -> Result<(), String> {
     let connection = database().await?;
+    let store = Store::open_default().await.map_err(|error| format!("{error:?}"))?;
+    store.set("forever", "started").await.map_err(|error| format!("{error:?}"))?;
     let statement = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n";
     let rows = connection.execute(statement, []).await.map_err(|error| format!("{error:?}"))?;
     rows.collect().await.map_err(|error| format!("{error:?}"))?;

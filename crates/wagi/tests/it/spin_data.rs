@@ -169,6 +169,9 @@ fn the_counter_and_the_stored_values_survive_a_restart() {
     drop(server);
 
     let server = Server::start_with_config(&site, &manifest, &[], &[]);
+    // A reload opens the stores again, over the same files.
+    server.signal("HUP");
+    server.wait_line("Reloaded");
     assert!(server.get("/").text().contains("<p id=\"visits\">3</p>"), "the counter went on");
     assert_eq!(server.get("/kv/get?key=greeting").text(), "hello world");
     assert_eq!(server.get("/kv/keys").text(), "greeting,visits");
@@ -327,9 +330,15 @@ fn a_statement_that_never_ends_gets_504_at_the_deadline_while_the_server_serves_
     let Some(module) = todo_module() else { return };
     let site = Site::new();
     let manifest = site_manifest(&site, &module, "");
-    let server = Server::start_with_config(&site, &manifest, &["--timeout", "2s"], &[]);
+    let server = Server::start_with_config(&site, &manifest, &["--timeout", "5s"], &[]);
     assert_eq!(server.get("/add?text=before").status, 303);
     let forever = server.get_in_background("/sql/forever");
+    // The component marks in the key-value store that it is about to run the statement.
+    let started = std::time::Instant::now();
+    while server.get("/kv/get?key=forever").text() != "started" {
+        assert!(started.elapsed() < crate::support::TIMEOUT, "the statement never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // While the statement runs, others are served, reads and writes of the same file included.
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.get("/add?text=during").status, 303);
