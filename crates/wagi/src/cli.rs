@@ -43,6 +43,11 @@ pub(crate) enum Command {
     /// the module answered, 1 when it failed (the reason goes to stderr) and 2 on a usage error.
     #[command(args_override_self = true)]
     Run(Box<RunArgs>),
+    /// Print a completion script for SHELL: `wagi completions bash > /etc/bash_completion.d/wagi`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `wagi run`: the request to build, the module to run it through, and that module's limits.
@@ -131,6 +136,7 @@ fn parse_variable_arg(text: &str) -> Result<(String, String), String> {
 
 /// Where the handlers come from.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
 pub(crate) struct SourceArgs {
     /// The modules.toml or spin.toml that maps routes to modules, or a directory holding one
     /// (default: `modules.toml`, else `spin.toml`, in the working directory).
@@ -185,36 +191,56 @@ pub(crate) struct SourceArgs {
     pub(crate) module_cache: Option<PathBuf>,
 
     /// Global variables for every module, `NAME=VALUE`; repeatable. Overrides `--env-file`.
-    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE", num_args = 1.., value_parser = parse_env_arg)]
+    #[arg(help_heading = "Environment and application data", short = 'e', long = "env", value_name = "NAME=VALUE", num_args = 1.., value_parser = parse_env_arg)]
     pub(crate) env: Vec<(String, String)>,
 
     /// A dotenv file of global variables; repeatable, later files override earlier ones.
-    #[arg(long = "env-file", value_name = "ENV_FILE", env = "WAGI_ENV_FILE")]
+    #[arg(
+        help_heading = "Environment and application data",
+        long = "env-file",
+        value_name = "ENV_FILE",
+        env = "WAGI_ENV_FILE"
+    )]
     pub(crate) env_file: Vec<PathBuf>,
 
     /// An application variable's value, `NAME=VALUE` or `NAME=@FILE` (the file's contents);
     /// repeatable. Wins over the environment and the variables file.
-    #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_variable_arg)]
+    #[arg(help_heading = "Environment and application data", long = "variable", value_name = "NAME=VALUE", value_parser = parse_variable_arg)]
     pub(crate) variables: Vec<(String, String)>,
 
     /// A dotenv file of `SPIN_VARIABLE_NAME=value` (or `WAGI_VARIABLE_NAME`) lines giving
     /// application variables; wins over the environment (default: `.env` in the working
     /// directory, if there is one).
-    #[arg(long = "variables-file", value_name = "FILE", env = "WAGI_VARIABLES_FILE")]
+    #[arg(
+        help_heading = "Environment and application data",
+        long = "variables-file",
+        value_name = "FILE",
+        env = "WAGI_VARIABLES_FILE"
+    )]
     pub(crate) variables_file: Option<PathBuf>,
 
     /// A runtime configuration file in Spin's format, defining key-value stores by label
     /// (`[key_value_store.LABEL]`).
-    #[arg(long = "runtime-config-file", value_name = "FILE", env = "WAGI_RUNTIME_CONFIG_FILE")]
+    #[arg(
+        help_heading = "Environment and application data",
+        long = "runtime-config-file",
+        value_name = "FILE",
+        env = "WAGI_RUNTIME_CONFIG_FILE"
+    )]
     pub(crate) runtime_config_file: Option<PathBuf>,
 
     /// Where the application's data is kept: the `default` key-value store's SQLite file
     /// (default: `.wagi` beside the configuration file).
-    #[arg(long = "state-dir", value_name = "DIR", env = "WAGI_STATE_DIR")]
+    #[arg(
+        help_heading = "Environment and application data",
+        long = "state-dir",
+        value_name = "DIR",
+        env = "WAGI_STATE_DIR"
+    )]
     pub(crate) state_dir: Option<PathBuf>,
 
     /// Where each route's module stderr is appended (`<dir>/<sha256(route)>/module.stderr`).
-    #[arg(long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]
+    #[arg(help_heading = "Logs and metrics", long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]
     pub(crate) log_dir: Option<PathBuf>,
 
     #[command(flatten)]
@@ -232,6 +258,7 @@ pub(crate) struct SourceArgs {
 
 /// How modules are pulled from OCI registries.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Sources")]
 pub(crate) struct RegistryArgs {
     /// The user for basic authentication to every OCI registry (default: the Docker
     /// configuration's credentials for each registry, else anonymous).
@@ -281,6 +308,7 @@ impl RegistryArgs {
 
 /// When a response is sent from memory and when it streams.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Serving")]
 pub(crate) struct ResponseArgs {
     /// Body bytes held before a response starts streaming; smaller responses are sent whole.
     #[arg(long = "response-hold", value_name = "SIZE", default_value = "64KiB", value_parser = parse_byte_size, env = "WAGI_RESPONSE_HOLD")]
@@ -293,6 +321,7 @@ pub(crate) struct ResponseArgs {
 
 /// Outbound HTTP: where modules may connect and how much they may do.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Outbound HTTP")]
 pub(crate) struct OutboundArgs {
     /// Replaces the `allowed_hosts` of the entry with this route: `ROUTE=HOST[,HOST...]`
     /// (an empty list denies all); repeatable.
@@ -339,6 +368,7 @@ fn parse_allowed_hosts_arg(text: &str) -> Result<(String, AllowedHosts), String>
 
 /// Default limits for every module; a module entry may override each.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Limits")]
 pub(crate) struct LimitArgs {
     /// Time one request may run before it is stopped with 504.
     #[arg(long = "timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_TIMEOUT")]
@@ -383,6 +413,7 @@ pub(crate) struct LimitArgs {
 
 /// Flags of the server itself.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Serving")]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
@@ -402,11 +433,17 @@ pub(crate) struct ServeArgs {
     pub(crate) hostname: String,
 
     /// A PEM certificate chain, to serve HTTPS.
-    #[arg(long = "tls-cert", env = "WAGI_TLS_CERT", value_name = "TLS_CERT", requires = "tls_key")]
+    #[arg(
+        help_heading = "TLS",
+        long = "tls-cert",
+        env = "WAGI_TLS_CERT",
+        value_name = "TLS_CERT",
+        requires = "tls_key"
+    )]
     pub(crate) tls_cert: Option<PathBuf>,
 
     /// The PEM private key of `--tls-cert`.
-    #[arg(long = "tls-key", env = "WAGI_TLS_KEY", value_name = "TLS_KEY", requires = "tls_cert")]
+    #[arg(help_heading = "TLS", long = "tls-key", env = "WAGI_TLS_KEY", value_name = "TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
 
     /// Requests that may wait for a free instance; beyond it they get 503 with Retry-After.
@@ -436,22 +473,34 @@ pub(crate) struct ServeArgs {
     pub(crate) shutdown_timeout: Duration,
 
     /// Where the access log goes: a file (appended to), `-` for stdout, or `off`.
-    #[arg(long = "access-log", value_name = "PATH", default_value = "-", env = "WAGI_ACCESS_LOG")]
+    #[arg(
+        help_heading = "Logs and metrics",
+        long = "access-log",
+        value_name = "PATH",
+        default_value = "-",
+        env = "WAGI_ACCESS_LOG"
+    )]
     pub(crate) access_log: String,
 
     /// The access log's line format.
-    #[arg(long = "log-format", value_enum, default_value_t = LogFormatArg::Common, env = "WAGI_LOG_FORMAT")]
+    #[arg(help_heading = "Logs and metrics", long = "log-format", value_enum, default_value_t = LogFormatArg::Common, env = "WAGI_LOG_FORMAT")]
     pub(crate) log_format: LogFormatArg,
 
     /// Also serve Prometheus metrics at `http://IP_PORT/metrics`.
-    #[arg(long = "metrics-listen", value_name = "IP_PORT", env = "WAGI_METRICS_LISTEN")]
+    #[arg(
+        help_heading = "Logs and metrics",
+        long = "metrics-listen",
+        value_name = "IP_PORT",
+        env = "WAGI_METRICS_LISTEN"
+    )]
     pub(crate) metrics_listen: Option<SocketAddr>,
 
     /// Reload when the configuration or an env file changes (checked every second), as on SIGHUP.
     #[arg(long = "watch", env = "WAGI_WATCH")]
     pub(crate) watch: bool,
 
-    /// A wasmtime cache configuration (accepted for compatibility; compiled modules are kept in memory).
+    /// A wasmtime cache configuration, accepted for compatibility and ignored: compiled modules are
+    /// cached on disk in the module cache (`--module-cache`).
     #[arg(long = "cache", value_name = "CACHE_TOML", env = "WAGI_CACHE")]
     pub(crate) cache: Option<PathBuf>,
 }

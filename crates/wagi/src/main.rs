@@ -53,6 +53,15 @@ fn main() -> ExitCode {
             Some(Command::Check(source)) => check(*source).await,
             Some(Command::Pull(source)) => pull(*source).await,
             Some(Command::Run(args)) => run::run(*args).await,
+            Some(Command::Completions { shell }) => {
+                clap_complete::generate(
+                    shell,
+                    &mut <Cli as clap::CommandFactory>::command(),
+                    "wagi",
+                    &mut std::io::stdout(),
+                );
+                Ok(())
+            }
             None => serve(cli.serve).await,
         }
     });

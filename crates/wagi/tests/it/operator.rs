@@ -1,6 +1,6 @@
 //! Running wagi the way operators run servers: flags from `WAGI_*` environment variables, the
 //! configuration found when none is named (or a directory is), the last of a repeated flag
-//! winning, and `NO_COLOR`.
+//! winning, `NO_COLOR`, and `--help` grouped under headings.
 
 use crate::examples::root;
 use crate::support::{Server, Site, entry};
@@ -81,4 +81,46 @@ fn no_color_keeps_escapes_out_of_the_log_on_a_terminal() {
     assert!(on_a_terminal("").contains("\u{1b}["), "on a terminal, the log is coloured");
     let plain = on_a_terminal("1");
     assert!(plain.contains("DEBUG") && !plain.contains("\u{1b}["), "{plain}");
+}
+
+#[test]
+fn help_groups_the_flags_under_headings_and_leaves_none_loose() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wagi")).arg("--help").output().expect("run wagi");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    let headings: Vec<&str> = help.lines().filter(|line| line.ends_with(':') && !line.starts_with(' ')).collect();
+    for heading in [
+        "Options:",
+        "Sources:",
+        "Environment and application data:",
+        "Logs and metrics:",
+        "Limits:",
+        "Outbound HTTP:",
+        "Serving:",
+        "TLS:",
+    ] {
+        assert!(headings.contains(&heading), "no `{heading}` in {headings:?}");
+    }
+    // Under the plain `Options:` only help and version are left.
+    let options: Vec<&str> = help
+        .split("\nOptions:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .map(|block| block.lines().filter(|line| line.trim_start().starts_with('-')).collect())
+        .unwrap_or_default();
+    assert!(options.iter().all(|line| line.contains("--help") || line.contains("--version")), "{options:#?}");
+    assert!(help.contains("cached on disk in the module cache"), "the --cache text");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [("bash", "_wagi()"), ("zsh", "#compdef wagi"), ("fish", "complete -c wagi")] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wagi"))
+            .args(["completions", shell])
+            .output()
+            .expect("run wagi");
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains(marker) && script.contains("listen"), "{shell}: {script:.200}");
+    }
 }
