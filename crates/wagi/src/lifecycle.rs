@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wagi_server::{Metrics, Routes, Tls};
 
+use crate::config_source::ConfigSource;
 use crate::failure::ConfigError;
-use crate::startup::{ConfigSource, Startup};
+use crate::startup::Startup;
 
 /// The exit code after a second SIGINT or SIGTERM, as a shell gives a program that SIGINT ended.
 const INTERRUPTED: i32 = 130;

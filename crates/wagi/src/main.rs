@@ -1,6 +1,7 @@
 //! The `wagi` binary: parses the command line, loads the configuration and serves it.
 
 mod cli;
+mod config_source;
 mod failure;
 mod lifecycle;
 mod run;

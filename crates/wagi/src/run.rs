@@ -21,8 +21,9 @@ use wagi_config::{
 use wagi_server::{Metrics, ServerOptions};
 
 use crate::cli::RunArgs;
+use crate::config_source::Globals;
 use crate::failure::{ConfigError, usage};
-use crate::startup::{Globals, ModuleSettings, Startup, stderr_log};
+use crate::startup::{ModuleSettings, Startup, stderr_log};
 
 /// The route the module answers on: every path.
 const ROUTE: &str = "/...";
