@@ -263,9 +263,6 @@ fn write_site(root: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
 /// looping scenario logs every 504) and writing its access log to `<dir>/<cache>.access.log`.
 fn wagi_command(release: &Path, config: &Path, dir: &Path, cache: &str) -> Command {
     let mut command = Command::new(release.join("wagi"));
-    if let Ok(log) = std::fs::File::create(dir.join(format!("{cache}.log"))) {
-        command.stderr(log);
-    }
     command
         .arg("-c")
         .arg(config)
@@ -286,12 +283,12 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `command` and waits for its `Ready: serving on http://ADDR` line.
+    /// Starts `command` and waits for its `Ready: serving on http://ADDR` line on stderr.
     fn start(command: &mut Command) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let mut child = command.stdout(Stdio::piped()).spawn().context("cannot start server")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
+        let mut child = command.stderr(Stdio::piped()).spawn().context("cannot start server")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
         let addr = lines.find_map(|line| line.ok()?.strip_prefix("Ready: serving on http://").map(str::to_owned));
         let ready_after = started.elapsed();
         std::thread::spawn(move || lines.for_each(drop));

@@ -3,7 +3,7 @@
 //! through wagi. wagi's throughput is reported as a ratio to this server's, measured in the
 //! same run on the same machine.
 //!
-//! Usage: `wagi-ceiling IP:PORT`; prints `Ready: serving on http://ADDR` once listening, like
+//! Usage: `wagi-ceiling IP:PORT`; prints `Ready: serving on http://ADDR` on stderr once listening, like
 //! wagi, and serves until killed.
 
 use std::convert::Infallible;
@@ -33,7 +33,7 @@ async fn main() -> std::io::Result<()> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }?;
     socket.bind(addr)?;
     let listener = socket.listen(1024)?;
-    println!("Ready: serving on http://{}", listener.local_addr()?);
+    eprintln!("Ready: serving on http://{}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);

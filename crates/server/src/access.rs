@@ -1,11 +1,11 @@
-//! The access log: what one line records ([`Exchange`], [`Entry`]), its two formats, and the
+//! The access log: what one line records ([`Exchange`], [`Entry`]), its three formats, and the
 //! buffered, per-thread [`AccessLog`] the lines are written to.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http::{Method, Version};
+use http::{HeaderValue, Method, Version};
 use wagi_cgi::protocol_name;
 
 use crate::per_thread::{PerThread, lock};
@@ -16,7 +16,9 @@ pub enum LogFormat {
     /// The Common Log Format, followed by `route="…" duration=SECONDS id=N`.
     #[default]
     Common,
-    /// One JSON object per line.
+    /// nginx's `combined`: the Common Log Format followed by the referer and the user agent.
+    Combined,
+    /// One JSON object per line, with an RFC 3339 time.
     Json,
 }
 
@@ -50,6 +52,13 @@ impl AccessLog {
         Self { format, out: Mutex::new(out), buffers: PerThread::default() }
     }
 
+    /// Writes the buffered lines to the present destination, then sends later lines to `out`:
+    /// a log file reopened after logrotate moved it away.
+    pub fn reopen(&self, out: Box<dyn Write + Send>) {
+        self.flush();
+        *lock(&self.out) = out;
+    }
+
     /// Writes out the buffered lines.
     pub(crate) fn flush(&self) {
         for mut buffer in self.buffers.each() {
@@ -65,6 +74,10 @@ impl AccessLog {
         let _ = match self.format {
             LogFormat::Common => {
                 entry.write_common(&mut buffer);
+                Ok(())
+            }
+            LogFormat::Combined => {
+                entry.write_combined(&mut buffer);
                 Ok(())
             }
             LogFormat::Json => buffer.write_all(entry.json().as_bytes()),
@@ -96,6 +109,9 @@ pub(crate) struct Exchange {
     pub(crate) version: Version,
     /// The matched route's label; `None` when no configured route answered.
     pub(crate) route: Option<Arc<str>>,
+    /// The `Referer` and `User-Agent` headers, for the combined and JSON formats.
+    pub(crate) referer: Option<HeaderValue>,
+    pub(crate) user_agent: Option<HeaderValue>,
 }
 
 /// One line of the log: a request and how it was answered.
@@ -109,10 +125,44 @@ pub(crate) struct Entry<'a> {
 
 impl Entry<'_> {
     /// Writes the line straight into the log's buffer.
-    /// Appends the line piece by piece: `write!` costs several times as much per line.
     fn write_common(&self, out: &mut Vec<u8>) {
         let e = self.exchange;
         let micros = self.duration.as_micros();
+        let mut number = itoa::Buffer::new();
+        self.write_clf(out);
+        let mut put = |piece: &str| out.extend_from_slice(piece.as_bytes());
+        put(" route=\"");
+        escape(e.route.as_deref().unwrap_or_default(), &mut put);
+        put("\" duration=");
+        put(number.format(micros / 1_000_000));
+        put(".");
+        let fraction = number.format(micros % 1_000_000);
+        put("000000".get(fraction.len()..).unwrap_or_default());
+        put(fraction);
+        put(" id=");
+        put(number.format(e.id));
+        put("\n");
+    }
+
+    /// Writes the line as nginx's `combined` format does.
+    fn write_combined(&self, out: &mut Vec<u8>) {
+        self.write_clf(out);
+        let mut put = |piece: &str| out.extend_from_slice(piece.as_bytes());
+        for header in [&self.exchange.referer, &self.exchange.user_agent] {
+            put(" \"");
+            match header {
+                Some(value) => escape(&String::from_utf8_lossy(value.as_bytes()), &mut put),
+                None => put("-"),
+            }
+            put("\"");
+        }
+        put("\n");
+    }
+
+    /// Appends the Common Log Format's fields, piece by piece: `write!` costs several times as
+    /// much per line.
+    fn write_clf(&self, out: &mut Vec<u8>) {
+        let e = self.exchange;
         let mut number = itoa::Buffer::new();
         let mut put = |piece: &str| out.extend_from_slice(piece.as_bytes());
         put(&e.remote);
@@ -128,24 +178,15 @@ impl Entry<'_> {
         put(number.format(self.status));
         put(" ");
         put(number.format(self.bytes));
-        put(" route=\"");
-        escape(e.route.as_deref().unwrap_or_default(), &mut put);
-        put("\" duration=");
-        put(number.format(micros / 1_000_000));
-        put(".");
-        let fraction = number.format(micros % 1_000_000);
-        put("000000".get(fraction.len()..).unwrap_or_default());
-        put(fraction);
-        put(" id=");
-        put(number.format(e.id));
-        put("\n");
     }
 
     fn json(&self) -> String {
         let e = self.exchange;
-        let timestamp = self.time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let text = |header: &Option<HeaderValue>| {
+            header.as_ref().map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
         let mut line = serde_json::json!({
-            "time": timestamp,
+            "time": humantime::format_rfc3339_micros(self.time).to_string(),
             "id": e.id,
             "remote": &*e.remote,
             "method": e.method.as_str(),
@@ -155,6 +196,8 @@ impl Entry<'_> {
             "status": self.status,
             "bytes": self.bytes,
             "duration": self.duration.as_secs_f64(),
+            "referer": text(&e.referer),
+            "user_agent": text(&e.user_agent),
         })
         .to_string();
         line.push('\n');
@@ -209,6 +252,8 @@ mod tests {
             target: "/hello?a=\"b\"".to_owned(),
             version: Version::HTTP_11,
             route: Some(Arc::from("/hello")),
+            referer: None,
+            user_agent: Some(HeaderValue::from_static("curl/8.5.0")),
         }
     }
 
@@ -235,6 +280,28 @@ mod tests {
             common(&entry(&exchange)),
             "127.0.0.1 - - [18/Nov/2026:11:06:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \
              route=\"/hello\" duration=0.000250 id=7\n"
+        );
+    }
+
+    #[test]
+    fn combined_lines_follow_nginx() {
+        let exchange = exchange();
+        let mut line = Vec::new();
+        entry(&exchange).write_combined(&mut line);
+        assert_eq!(
+            String::from_utf8(line).expect("UTF-8"),
+            "127.0.0.1 - - [18/Nov/2026:11:06:40 +0000] \"GET /hello?a=\\\"b\\\" HTTP/1.1\" 200 13 \"-\" \"curl/8.5.0\"\n"
+        );
+    }
+
+    #[test]
+    fn json_lines_have_rfc_3339_times() {
+        let exchange = exchange();
+        let line: serde_json::Value = serde_json::from_str(&entry(&exchange).json()).expect("JSON");
+        assert_eq!(line["time"], "2026-11-18T11:06:40.000000Z");
+        assert_eq!(
+            (&line["referer"], &line["user_agent"]),
+            (&serde_json::Value::Null, &serde_json::json!("curl/8.5.0"))
         );
     }
 

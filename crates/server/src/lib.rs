@@ -2,7 +2,7 @@
 //! certificate), routes each request to its handler, and sends the handler's response, streamed
 //! as the module writes it, or a status for its error.
 //!
-//! [`serve`] runs the accept loop on a bound listener with an immutable [`RoutingTable`] of
+//! [`serve`] runs the accept loop on bound listeners with an immutable [`RoutingTable`] of
 //! [`Route`]s, closing connections that stay idle and making room at the connection cap. Each
 //! request is routed (the built-in `/healthz` first, then the most specific route), admitted by
 //! the instance slots its handler needs, its body is read up to the route's limit, and the
@@ -35,5 +35,6 @@ pub use metrics::{Metrics, serve_metrics};
 pub use once::{Answer, answer_once};
 pub use routing::{Route, Routes, RoutingTable};
 pub use server::{Services, local_url, serve};
+pub use service::is_shadowed_by_healthz;
 pub use state::ServerOptions;
 pub use tls::{Tls, TlsError};

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -34,18 +35,18 @@ pub struct Services {
     /// (see [`ServerOptions::admission`](crate::ServerOptions::admission)).
     pub admission: Arc<Admission>,
     /// The access log; `None` logs nothing.
-    pub access_log: Option<AccessLog>,
+    pub access_log: Option<Arc<AccessLog>>,
     /// Serve HTTPS with this certificate; `None` serves plain HTTP.
     pub tls: Option<Arc<Tls>>,
 }
 
-/// Serves on `listener` until `shutdown` completes, then stops accepting and waits for open
-/// connections to finish their requests (up to the shutdown timeout).
+/// Serves on `listeners` (every address `--listen` names) until `shutdown` completes, then stops
+/// accepting and waits for open connections to finish their requests (up to the shutdown timeout).
 ///
 /// Connections are accepted here and served on one thread per CPU, each connection on one
 /// thread for its whole life; those threads stop when this returns.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     services: Services,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
@@ -73,7 +74,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(&listeners) => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Running out of file descriptors must not end the server: back off and retry.
@@ -148,7 +149,7 @@ pub async fn serve(
             drop((permit, registration));
         });
     }
-    drop(listener);
+    drop(listeners);
     if tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!(timeout = ?shutdown_timeout, "connections still open after the shutdown timeout");
     }
@@ -159,6 +160,19 @@ pub async fn serve(
         log.flush();
     }
     Ok(())
+}
+
+/// The next connection on any of `listeners`.
+async fn accept(listeners: &[TcpListener]) -> std::io::Result<(TcpStream, SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        for listener in listeners {
+            if let Poll::Ready(accepted) = listener.poll_accept(cx) {
+                return Poll::Ready(accepted);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Waits for room for one more connection at the cap, closing the connection idle longest to

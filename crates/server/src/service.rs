@@ -23,6 +23,12 @@ use crate::status::RequestError;
 /// The built-in health route; it wins over any configured route of the same path.
 const HEALTHZ: &str = "/healthz";
 
+/// Whether the route written as `route` names `/healthz`, which wagi answers itself: such an
+/// entry never sees a request for it.
+pub fn is_shadowed_by_healthz(route: &str) -> bool {
+    route.strip_suffix("/...").unwrap_or(route) == HEALTHZ
+}
+
 pub(crate) async fn handle(
     request: Request<Incoming>,
     connection: Arc<Connection>,
@@ -40,6 +46,8 @@ pub(crate) async fn handle(
             .map_or_else(|| request.uri().to_string(), |target| target.as_str().to_owned()),
         version: request.version(),
         route: None,
+        referer: request.headers().get(header::REFERER).cloned(),
+        user_agent: request.headers().get(header::USER_AGENT).cloned(),
     };
     let span = tracing::info_span!("request", id = exchange.id);
     let host = one_host(&request);

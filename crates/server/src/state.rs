@@ -58,7 +58,7 @@ pub(crate) struct ServerState {
     pub(crate) options: ServerOptions,
     pub(crate) admission: Arc<Admission>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) access_log: Option<AccessLog>,
+    pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) https: bool,
     /// The route label of requests no configured route answered (empty), shared, not rebuilt.
     pub(crate) unrouted: Arc<str>,
@@ -79,7 +79,7 @@ impl ServerState {
         options: ServerOptions,
         admission: Arc<Admission>,
         metrics: Arc<Metrics>,
-        access_log: Option<AccessLog>,
+        access_log: Option<Arc<AccessLog>>,
         https: bool,
     ) -> Self {
         Self { routes, options, admission, metrics, access_log, https, unrouted: Arc::from("") }

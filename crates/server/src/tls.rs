@@ -70,6 +70,14 @@ impl Tls {
     }
 }
 
+/// Whether the PEM file at `path` holds an encrypted key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or
+/// OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` header).
+fn is_encrypted(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|pem| {
+        pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || pem.contains("Proc-Type: 4,ENCRYPTED")
+    })
+}
+
 fn server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
     let cert_error = |reason: String| TlsError::Certificate { path: cert_path.to_owned(), reason };
     let chain = CertificateDer::pem_file_iter(cert_path)
@@ -79,8 +87,17 @@ fn server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsE
     if chain.is_empty() {
         return Err(cert_error("no `CERTIFICATE` PEM section".to_owned()));
     }
-    let key = PrivateKeyDer::from_pem_file(key_path)
-        .map_err(|e| TlsError::Key { path: key_path.to_owned(), reason: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
+        let reason = if is_encrypted(key_path) {
+            format!(
+                "the key is encrypted; decrypt it with `openssl pkey -in {} -out KEY.pem` and give that file",
+                key_path.display()
+            )
+        } else {
+            e.to_string()
+        };
+        TlsError::Key { path: key_path.to_owned(), reason }
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -1,13 +1,14 @@
 //! The command line: `wagi -c modules.toml` serves, `wagi check -c modules.toml` validates,
 //! `wagi pull` fills the module cache and `wagi run MODULE` answers one request with no server.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wagi_config::{AllowedHosts, parse_byte_size, parse_duration, parse_env_arg};
 use wagi_loader::{LoaderOptions, RegistryOptions};
+
+use crate::listen::{ListenAddress, parse_listen};
 
 /// What `--version` says: wagi's version, the wasmtime it links and the commit it was built from.
 pub(crate) const VERSION: &str = concat!(
@@ -31,9 +32,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Validate a configuration, load and compile its modules, and print the route table.
+    /// Check the configuration and every serve flag without serving, as `nginx -t` does: load
+    /// and compile the modules, read the TLS pair, resolve the addresses, open the logs, and
+    /// print the route table.
     #[command(args_override_self = true)]
-    Check(Box<SourceArgs>),
+    Check(Box<ServeArgs>),
     /// Fetch every module into the cache and compile it, without serving: warms the cache of an
     /// image or a volume (e.g. in a Kubernetes init container) so that startup compiles nothing.
     #[command(args_override_self = true)]
@@ -418,9 +421,10 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 
-    /// The address to listen on, `IP:PORT` (IPv6 as `[::1]:3000`; port 0 picks a free port).
-    #[arg(short = 'l', long = "listen", value_name = "IP_PORT", default_value = "127.0.0.1:3000", env = "WAGI_LISTEN")]
-    pub(crate) listen: SocketAddr,
+    /// The address to listen on, `HOST:PORT`: an IP address (IPv6 as `[::1]:3000`) or a name,
+    /// served on every address it resolves to. Port 0 picks a free port.
+    #[arg(short = 'l', long = "listen", value_name = "HOST:PORT", default_value = "127.0.0.1:3000", value_parser = parse_listen, env = "WAGI_LISTEN")]
+    pub(crate) listen: ListenAddress,
 
     /// `host[:port]` for SERVER_NAME/SERVER_PORT when a request names no host.
     #[arg(
@@ -472,7 +476,8 @@ pub(crate) struct ServeArgs {
     #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Duration,
 
-    /// Where the access log goes: a file (appended to), `-` for stdout, or `off`.
+    /// Where the access log goes: a file (appended to, and reopened on SIGUSR1), `-` for
+    /// stdout, or `off`.
     #[arg(
         help_heading = "Logs and metrics",
         long = "access-log",
@@ -486,14 +491,19 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Logs and metrics", long = "log-format", value_enum, default_value_t = LogFormatArg::Common, env = "WAGI_LOG_FORMAT")]
     pub(crate) log_format: LogFormatArg,
 
-    /// Also serve Prometheus metrics at `http://IP_PORT/metrics`.
+    /// The format of the server's own messages on stderr (the access log goes to stdout).
+    #[arg(help_heading = "Logs and metrics", long = "server-log-format", value_enum, default_value_t = ServerLogFormat::Text, env = "WAGI_SERVER_LOG_FORMAT")]
+    pub(crate) server_log_format: ServerLogFormat,
+
+    /// Also serve Prometheus metrics at `http://HOST:PORT/metrics`.
     #[arg(
         help_heading = "Logs and metrics",
         long = "metrics-listen",
-        value_name = "IP_PORT",
+        value_name = "HOST:PORT",
+        value_parser = parse_listen,
         env = "WAGI_METRICS_LISTEN"
     )]
-    pub(crate) metrics_listen: Option<SocketAddr>,
+    pub(crate) metrics_listen: Option<ListenAddress>,
 
     /// Reload when the configuration or an env file changes (checked every second), as on SIGHUP.
     #[arg(long = "watch", env = "WAGI_WATCH")]
@@ -510,6 +520,17 @@ pub(crate) struct ServeArgs {
 pub(crate) enum LogFormatArg {
     /// The Common Log Format plus route, duration and request id.
     Common,
+    /// nginx's `combined`: the Common Log Format, the referer and the user agent.
+    Combined,
+    /// One JSON object per line, with an RFC 3339 time.
+    Json,
+}
+
+/// `--server-log-format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ServerLogFormat {
+    /// Lines of text, coloured on a terminal unless `NO_COLOR` is set.
+    Text,
     /// One JSON object per line.
     Json,
 }

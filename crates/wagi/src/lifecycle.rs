@@ -11,18 +11,22 @@ use wagi_server::{Metrics, Routes, Tls};
 
 use crate::config_source::ConfigSource;
 use crate::failure::ConfigError;
+use crate::log_file::LogFile;
+use crate::server_log::announce;
 use crate::startup::Startup;
 
 /// The exit code after a second SIGINT or SIGTERM, as a shell gives a program that SIGINT ended.
 const INTERRUPTED: i32 = 130;
 
-/// SIGINT and SIGTERM (stop), SIGHUP (reload); installed before loading so that a signal during
-/// startup is not fatal.
+/// SIGINT and SIGTERM (stop), SIGHUP (reload), SIGUSR1 (reopen the access log); installed
+/// before loading so that a signal during startup is not fatal.
 pub(crate) struct Signals {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    user1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -33,15 +37,22 @@ impl Signals {
             use tokio::signal::unix::{SignalKind, signal};
             let terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
             let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-            Ok(Self { terminate, hangup })
+            let user1 = signal(SignalKind::user_defined1()).context("cannot handle SIGUSR1")?;
+            Ok(Self { terminate, hangup, user1 })
         }
         #[cfg(not(unix))]
         Ok(Self {})
     }
 
-    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP. A second SIGINT
-    /// or SIGTERM during the graceful shutdown exits at once, with code [`INTERRUPTED`].
-    pub(crate) async fn run(mut self, shutdown: CancellationToken, reload: mpsc::Sender<()>) {
+    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP; reopens
+    /// `log_file` on each SIGUSR1, as logrotate expects. A second SIGINT or SIGTERM during the
+    /// graceful shutdown exits at once, with code [`INTERRUPTED`].
+    pub(crate) async fn run(
+        mut self,
+        shutdown: CancellationToken,
+        reload: mpsc::Sender<()>,
+        log_file: Option<LogFile>,
+    ) {
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         #[cfg(unix)]
@@ -53,12 +64,13 @@ impl Signals {
                     // A reload already queued covers this one too.
                     let _ = reload.try_send(());
                 }
+                Some(()) = self.user1.recv() => reopen(log_file.as_ref()),
             }
         }
         #[cfg(not(unix))]
         {
             let _ = (&mut interrupt).await;
-            drop(reload);
+            drop((reload, log_file));
         }
         tracing::info!("shutting down: no new connections, waiting for requests in flight");
         shutdown.cancel();
@@ -71,6 +83,16 @@ impl Signals {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("wagi: a second signal: exiting now, cutting off the requests in flight");
         std::process::exit(INTERRUPTED);
+    }
+}
+
+/// Reopens the access log's file, if it has one.
+#[cfg(unix)]
+fn reopen(log_file: Option<&LogFile>) {
+    let Some(log_file) = log_file else { return };
+    match log_file.reopen() {
+        Ok(()) => announce(&format!("Reopened the access log `{}`", log_file.path().display())),
+        Err(error) => tracing::error!("cannot reopen the access log `{}`: {error}", log_file.path().display()),
     }
 }
 
@@ -109,7 +131,7 @@ impl Reloader {
             let config = self.reload_config().await;
             let certificate = self.reload_certificate();
             self.metrics.reloaded(config && certificate);
-            crate::announce(match (config, certificate) {
+            announce(match (config, certificate) {
                 (true, true) => "Reloaded",
                 (false, _) => "Reload failed: still serving the previous configuration",
                 (true, false) => "Reloaded the configuration; the certificate failed, still using the previous one",

@@ -266,6 +266,9 @@ impl Startup {
         let order: HashMap<String, usize> =
             table.routes().iter().enumerate().map(|(idx, r)| (r.pattern.to_string(), idx)).collect();
         summary.sort_by_key(|(route, _, _)| order.get(route).copied().unwrap_or(usize::MAX));
+        for (route, _, _) in summary.iter().filter(|(route, _, _)| wagi_server::is_shadowed_by_healthz(route)) {
+            tracing::warn!("the route `{route}` never sees a request for `/healthz`: wagi answers it itself");
+        }
         Ok(Loaded { table, summary })
     }
 }

@@ -58,7 +58,7 @@ fn malformed_env_flag() {
 fn malformed_env_file() {
     let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
     site.write("vars.env", "GOOD=1\nthis is not a variable\n");
-    check("malformed_env_file", &site, &["-c", "modules.toml", "-l", "127.0.0.1:0", "--env-file", "vars.env"]);
+    check("malformed_env_file", &site, &["check", "-c", "modules.toml", "-l", "127.0.0.1:0", "--env-file", "vars.env"]);
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn bad_module_sources() {
 #[test]
 fn bad_listen_address() {
     let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
-    check("bad_listen", &site, &["-c", "modules.toml", "-l", "localhost:3000"]);
+    check("bad_listen", &site, &["-c", "modules.toml", "-l", "localhost"]);
 }
 
 #[test]
@@ -111,4 +111,13 @@ fn help_never_shows_secrets_from_the_environment() {
         assert!(help.contains("BINDLE_HTTP_PASSWORD") || args[0] == "run", "{args:?} lists the variable:\n{help}");
         assert!(!help.contains("s3cr3t"), "{args:?} shows a secret:\n{help}");
     }
+}
+
+/// `wagi check` tests the serve flags as serving would use them, as `nginx -t` does.
+#[test]
+fn check_tests_addresses_and_log_paths() {
+    let site = site_with("[[module]]\nroute = \"/hello\"\nmodule = \"hello.wat\"\n");
+    let same = ["check", "-c", "modules.toml", "-l", "127.0.0.1:9555", "--metrics-listen", "127.0.0.1:9555"];
+    check("check_same_addresses", &site, &same);
+    check("check_access_log", &site, &["check", "-c", "modules.toml", "--access-log", "missing/access.log"]);
 }

@@ -1,4 +1,6 @@
-//! What an operator sees: one access log line per request, and Prometheus metrics.
+//! What an operator sees: one access log line per request (common, combined or JSON, on stdout
+//! or in a file that SIGUSR1 reopens), the server's own messages on stderr, and Prometheus
+//! metrics.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -35,7 +37,7 @@ fn requests_are_logged_and_counted() {
     // A request is logged and counted once its response has been sent, so after its line
     // appears the metrics include it.
     // Lines from different serving threads may come in any order.
-    let lines: Vec<String> = (0..4).map(|_| server.wait_line("127.0.0.1 - - [")).collect();
+    let lines: Vec<String> = (0..4).map(|_| server.wait_access_line("127.0.0.1 - - [")).collect();
     let hello = "] \"GET /hello?x=1 HTTP/1.1\" 200 6 route=\"/hello\" duration=";
     let missing = "] \"GET /missing HTTP/1.1\" 404 0 route=\"\" duration=";
     assert_eq!(lines.iter().filter(|line| line.contains(hello)).count(), 3, "{lines:?}");
@@ -82,6 +84,57 @@ fn json_access_log_lines_go_to_a_file() {
     assert_eq!(lines[0]["route"], "/hello");
     assert_eq!(lines[0]["status"], 200);
     assert_eq!(lines[0]["bytes"], 6);
+}
+
+#[test]
+fn in_json_mode_stdout_and_stderr_carry_only_json_lines() {
+    let site = site();
+    let server = Server::start(&site, &["--log-format", "json", "--server-log-format", "json"], &[]);
+    assert_eq!(server.get("/hello").status, 200);
+    assert_eq!(server.get("/missing").status, 404);
+    let (status, stdout, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0));
+    let parse =
+        |line: &String| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let requests: Vec<serde_json::Value> = stdout.iter().map(parse).collect();
+    assert_eq!(requests.len(), 2, "{stdout:?}");
+    for request in &requests {
+        // RFC 3339, in UTC.
+        let time = request["time"].as_str().unwrap_or_default();
+        assert!(time.len() == 27 && time.as_bytes()[10] == b'T' && time.ends_with('Z'), "{time}");
+    }
+    let messages: Vec<String> =
+        stderr.iter().map(parse).map(|event| event["message"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("Ready: serving on http://")), "{stderr:?}");
+}
+
+#[test]
+fn the_combined_format_is_nginx_s() {
+    let site = site();
+    let server = Server::start(&site, &["--log-format", "combined"], &[]);
+    let request = "GET /hello HTTP/1.1\r\nHost: x\r\nReferer: http://127.0.0.1/from\r\n\
+                   User-Agent: probe/1.0\r\nConnection: close\r\n\r\n";
+    assert_eq!(server.request(request.as_bytes()).status, 200);
+    let line = server.wait_access_line("127.0.0.1 - - [");
+    assert!(line.ends_with("] \"GET /hello HTTP/1.1\" 200 6 \"http://127.0.0.1/from\" \"probe/1.0\""), "{line}");
+}
+
+#[test]
+fn sigusr1_reopens_the_access_log_for_logrotate() {
+    let site = site();
+    let log = site.path("access.log");
+    let log_arg = log.display().to_string();
+    let server = Server::start(&site, &["--access-log", &log_arg], &[]);
+    assert_eq!(server.get("/hello?before").status, 200);
+    // What logrotate does: move the file away, then ask for a new one.
+    std::fs::rename(&log, site.path("access.log.1")).expect("move the log away");
+    server.signal("USR1");
+    server.wait_line("Reopened the access log");
+    assert_eq!(server.get("/hello?after").status, 200);
+    assert_eq!(server.stop().0.code(), Some(0));
+    let new = std::fs::read_to_string(&log).expect("a new access log");
+    let old = std::fs::read_to_string(site.path("access.log.1")).expect("the old access log");
+    assert!(new.contains("GET /hello?after ") && !old.contains("?after"), "new: {new}\nold: {old}");
 }
 
 #[test]

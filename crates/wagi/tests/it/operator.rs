@@ -63,6 +63,31 @@ fn the_last_of_a_repeated_flag_wins_over_earlier_ones_and_the_environment() {
 }
 
 #[test]
+fn a_listen_address_may_name_a_host_and_is_served_on_what_it_resolves_to() {
+    let site = Site::new();
+    site.write("modules.toml", hello_toml());
+    let server = Server::start_bare(&site, &["-l", "localhost:0"], &[]);
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    assert_serves_hello(&server);
+}
+
+#[test]
+fn wagi_check_warns_of_a_route_that_healthz_shadows() {
+    let site = Site::new();
+    site.write("modules.toml", entry("/healthz", &root().join("examples/hello.wat").display().to_string()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wagi"))
+        .args(["check", "-c"])
+        .arg(site.path("modules.toml"))
+        .arg("--module-cache")
+        .arg(site.module_cache())
+        .output()
+        .expect("run wagi");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the route `/healthz` never sees a request for `/healthz`"), "{stderr}");
+}
+
+#[test]
 fn no_color_keeps_escapes_out_of_the_log_on_a_terminal() {
     let site = Site::new();
     site.write("modules.toml", hello_toml());

@@ -113,6 +113,34 @@ pub(crate) fn component(data: &[u8], run: &str) -> String {
         .replace("{{RUN}}", run)
 }
 
+/// The lines `stream` gives, read on a thread of their own; echoed to the test's stderr if `echo`.
+fn lines_of(stream: impl std::io::Read + Send + 'static, echo: bool) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if echo {
+                eprintln!("{line}");
+            }
+            // The receiver may be gone; keep reading so that wagi never blocks on a full pipe.
+            let _ = sender.send(line);
+        }
+    });
+    receiver
+}
+
+/// The next line of `lines` starting with `prefix`, skipping others.
+fn next_line(lines: &Mutex<mpsc::Receiver<String>>, stream: &str, prefix: &str) -> String {
+    let lines = lines.lock().expect("lines lock");
+    loop {
+        match lines.recv_timeout(TIMEOUT) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(error) => panic!("no {stream} line starting with {prefix:?}: {error}"),
+        }
+    }
+}
+
 /// A running `wagi`; killed by its process id when dropped.
 pub(crate) struct Server {
     child: Option<Child>,
@@ -120,7 +148,11 @@ pub(crate) struct Server {
     pub(crate) log_dir: PathBuf,
     /// Where `--metrics-listen` serves, when given.
     pub(crate) metrics_addr: Option<SocketAddr>,
-    /// The lines wagi prints on stdout after its "Ready" line (access log, reload notices).
+    /// The lines wagi printed on stderr up to its "Ready" line.
+    startup_lines: Vec<String>,
+    /// The lines wagi prints on stderr after its "Ready" line (reload notices, warnings).
+    stderr: Mutex<mpsc::Receiver<String>>,
+    /// The lines wagi prints on stdout: the access log.
     stdout: Mutex<mpsc::Receiver<String>>,
 }
 
@@ -155,7 +187,7 @@ impl Server {
         Self::spawn(site, command, "Ready: serving on ")
     }
 
-    /// Starts wagi and waits for the stdout line starting with `until` that names its URL.
+    /// Starts wagi and waits for the stderr line starting with `until` that names its URL.
     fn launch(site: &Site, source: &[&OsStr], args: &[&str], env: &[(&str, &str)], until: &str) -> Self {
         let mut command = Self::command(site, &["-l", "127.0.0.1:0"], env);
         command.args(source).args(args);
@@ -173,28 +205,28 @@ impl Server {
             .arg(site.module_cache())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         command
     }
 
-    /// Runs `command` and waits for the stdout line starting with `until` that names its URL.
+    /// Runs `command` and waits for the stderr line starting with `until` that names its URL.
     fn spawn(site: &Site, mut command: Command, until: &str) -> Self {
         let log_dir = site.path("logs");
         let mut child = command.spawn().expect("start wagi");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"), false);
+        // Echoed, so that wagi's warnings show in a failing test's output.
+        let receiver = lines_of(child.stderr.take().expect("piped stderr"), true);
         // "Listening" comes when the port is bound, "Ready" once the modules are loaded.
         let mut metrics_addr = None;
+        let mut startup_lines = Vec::new();
         let ready = loop {
             let Ok(line) = receiver.recv_timeout(TIMEOUT) else { break None };
+            startup_lines.push(line.clone());
+            // With `--server-log-format json`, the message of a JSON line.
+            let line = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|event| event["message"].as_str().map(str::to_owned))
+                .unwrap_or(line);
             if let Some(addr) = line.strip_prefix("Metrics: serving on http://") {
                 metrics_addr = addr.strip_suffix("/metrics").map(|a| a.parse().expect("metrics address"));
             }
@@ -213,7 +245,9 @@ impl Server {
             addr: addr.parse().expect("listening address"),
             log_dir,
             metrics_addr,
-            stdout: Mutex::new(receiver),
+            startup_lines,
+            stderr: Mutex::new(receiver),
+            stdout: Mutex::new(stdout),
         }
     }
 
@@ -227,16 +261,29 @@ impl Server {
         assert!(status.success(), "kill -s {name} failed");
     }
 
-    /// Waits for the next stdout line starting with `prefix`, skipping others.
+    /// Waits for the next stderr line starting with `prefix`, skipping others.
     pub(crate) fn wait_line(&self, prefix: &str) -> String {
-        let lines = self.stdout.lock().expect("stdout lock");
-        loop {
-            match lines.recv_timeout(TIMEOUT) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(error) => panic!("no stdout line starting with {prefix:?}: {error}"),
-            }
-        }
+        next_line(&self.stderr, "stderr", prefix)
+    }
+
+    /// Waits for the next access log line on stdout starting with `prefix`, skipping others.
+    pub(crate) fn wait_access_line(&self, prefix: &str) -> String {
+        next_line(&self.stdout, "stdout", prefix)
+    }
+
+    /// Stops wagi with SIGTERM and returns its exit status and every line it wrote to stdout
+    /// and to stderr that no `wait_line` took.
+    pub(crate) fn stop(self) -> (ExitStatus, Vec<String>, Vec<String>) {
+        self.signal("TERM");
+        let mut stderr = self.startup_lines.clone();
+        let drain = |lines: &Mutex<mpsc::Receiver<String>>| -> Vec<String> {
+            let lines = lines.lock().expect("lines lock");
+            // The reading thread ends, closing the channel, when wagi's end of the pipe closes.
+            std::iter::from_fn(|| lines.recv_timeout(TIMEOUT).ok()).collect()
+        };
+        let stdout = drain(&self.stdout);
+        stderr.extend(drain(&self.stderr));
+        (self.wait_exit(), stdout, stderr)
     }
 
     /// Waits for the process to exit by itself and returns its status.

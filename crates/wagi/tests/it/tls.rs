@@ -175,3 +175,21 @@ fn a_key_that_does_not_match_or_cannot_be_read_is_a_startup_error() {
     check("tls_unreadable_key", &site, &args("garbage.pem").each_ref().map(String::as_str));
     check("tls_missing_cert", &site, &["-c", "modules.toml", "--tls-cert", "none.pem", "--tls-key", "other.pem"]);
 }
+
+#[test]
+fn wagi_check_reads_the_tls_pair_and_says_how_to_decrypt_a_key() {
+    let site = Site::new();
+    site.write("hello.wat", "(module (func (export \"_start\")))");
+    site.write("modules.toml", "[[module]]\nroute = \"/\"\nmodule = \"hello.wat\"\n");
+    let key = rcgen::KeyPair::generate().expect("generate a key");
+    site.write("cert.pem", certificate(&key));
+    site.write("key.pem", key.serialize_pem());
+    openssl(
+        &site,
+        &["pkcs8", "-topk8", "-in", "key.pem", "-out", "encrypted.pem", "-passout", "pass:secret"],
+        "encrypted.pem",
+    );
+    let args = |key: &'static str| ["check", "-c", "modules.toml", "--tls-cert", "cert.pem", "--tls-key", key];
+    check("check_tls_missing_key", &site, &args("none.pem"));
+    check("check_tls_encrypted_key", &site, &args("encrypted.pem"));
+}
