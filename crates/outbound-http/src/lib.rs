@@ -6,7 +6,8 @@
 //! An [`OutboundClient`] (one per process: a shared connection pool and the global
 //! [`OutboundLimits`]) performs requests; an [`OutboundPolicy`] (one per handler) says where a
 //! module may connect; an [`OutboundSession`] (one per request) holds the responses the guest
-//! has open. [`add_to_linker`] links the functions once into a wasmtime linker.
+//! has open. [`add_to_linker`] links the functions once into a wasmtime linker. A handler's
+//! [`Reporter`] tells an [`OutboundObserver`] how each request ended.
 //!
 //! Every destination, redirect hops included, is checked against the handler's
 //! `allowed_hosts`. Every request carries the `CDN-Loop` entries of the request the module runs
@@ -20,6 +21,7 @@ mod cdn_loop;
 mod client;
 mod held;
 mod linker;
+mod observer;
 mod session;
 mod wasi_http;
 
@@ -27,4 +29,5 @@ pub use abi::ErrorCode;
 pub use cdn_loop::{CdnLoop, MAX_HOPS, loop_hops};
 pub use client::{ClientError, OutboundClient, OutboundLimits};
 pub use linker::add_to_linker;
+pub use observer::{OutboundObserver, OutboundResult, Reporter};
 pub use session::{OutboundGrant, OutboundPolicy, OutboundSession};

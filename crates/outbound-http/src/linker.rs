@@ -10,6 +10,7 @@ use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
 
 use crate::abi::{ErrorCode, GuestMemory, GuestSlice, MODULE};
 use crate::client::OutgoingRequest;
+use crate::observer::OutboundResult;
 use crate::session::OutboundSession;
 
 /// How a host function finds the session in the store's data.
@@ -92,11 +93,19 @@ async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs)
     };
 
     let state = session(caller.data_mut());
-    state.admit()?;
+    let grant = state.sender();
+    if let Err(code) = state.admit() {
+        grant.report(OutboundResult::Limited.unless_denied(code));
+        return Err(code);
+    }
     state.cdn_loop.stamp(&mut request.headers);
     let held = state.held();
-    let grant = state.sender();
-    let response = grant.client.send(request, &grant.policy.allowed_hosts, held).await?;
+    let sent = grant.client.send(request, &grant.policy.allowed_hosts, held).await;
+    grant.report(match &sent {
+        Ok(_) => OutboundResult::Response,
+        Err(code) => OutboundResult::Failed.unless_denied(*code),
+    });
+    let response = sent?;
     let status = response.status.as_u16();
     let handle = session(caller.data_mut()).open(response);
     memory.write(&mut *caller, GuestSlice::out(status_ptr, 2), &status.to_le_bytes())?;

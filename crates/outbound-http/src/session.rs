@@ -9,6 +9,7 @@ use crate::abi::ErrorCode;
 use crate::cdn_loop::CdnLoop;
 use crate::client::{OutboundClient, StoredResponse};
 use crate::held::{Held, HeldBudget};
+use crate::observer::{OutboundResult, Reporter};
 
 /// Where one handler's module may send requests, and how many responses it may hold open.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +28,17 @@ pub struct OutboundGrant {
     pub client: OutboundClient,
     /// Where the handler's module may send them.
     pub policy: OutboundPolicy,
+    /// Who is told how each request ended, if anyone.
+    pub reporter: Option<Reporter>,
+}
+
+impl OutboundGrant {
+    /// Tells the reporter, if any, that a request ended with `result`.
+    pub(crate) fn report(&self, result: OutboundResult) {
+        if let Some(reporter) = &self.reporter {
+            reporter.report(result);
+        }
+    }
 }
 
 /// The outbound state of one module invocation.

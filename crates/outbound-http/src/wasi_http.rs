@@ -14,6 +14,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::client::{OutboundClient, error_chain};
 use crate::held::Held;
+use crate::observer::OutboundResult;
 use crate::session::OutboundSession;
 
 /// What `send_request` returns: the response, and a future that reports a failure of its body.
@@ -29,10 +30,12 @@ impl WasiHttpHooks for OutboundSession {
         let admitted = self.admit_wasi_http(request.uri());
         self.cdn_loop.stamp(request.headers_mut());
         let held = self.held();
-        let client = self.sender().client.clone();
+        let grant = self.sender();
         Box::new(async move {
-            let permit = admitted?;
-            let response = client.send_wasi_http(request, held).await?;
+            let permit = admitted.inspect_err(|error| grant.report(result_of(error)))?;
+            let sent = grant.client.send_wasi_http(request, held).await;
+            grant.report(sent.as_ref().map_or_else(result_of, |_| OutboundResult::Response));
+            let response = sent?;
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response.map(|body| PermitBody { body, _permit: permit }.boxed_unsync()), done))
         })
@@ -117,6 +120,15 @@ impl OutboundClient {
                 })
                 .boxed_unsync()
         }))
+    }
+}
+
+/// How a request that got `error` ended, for the reporter.
+fn result_of(error: &Error) -> OutboundResult {
+    match error {
+        Error::HttpRequestDenied => OutboundResult::Denied,
+        Error::ConnectionLimitReached | Error::HttpRequestBodySize(_) => OutboundResult::Limited,
+        _ => OutboundResult::Failed,
     }
 }
 

@@ -125,9 +125,10 @@ pub(crate) struct Concurrent {
     pub(crate) component_linker: wasmtime::component::Linker<State>,
 }
 
-/// Receives a measurement each time a module is instantiated for a request, e.g. to export
-/// metrics. Called on the request's task, so it must be quick.
-pub trait Observer: Send + Sync + std::fmt::Debug {
+/// Receives a measurement each time a module is instantiated for a request, and the result of
+/// each outbound request, e.g. to export metrics. Called on the request's task, so it must be
+/// quick.
+pub trait Observer: wagi_outbound_http::OutboundObserver {
     /// Creating one instance took `elapsed`.
     fn instantiated(&self, elapsed: Duration);
 }

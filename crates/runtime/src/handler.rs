@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wagi_cgi::{StaticEnv, SubRoute, parse_routes_output};
-use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundPolicy, OutboundSession};
+use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundObserver, OutboundPolicy, OutboundSession, Reporter};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::body::ResponseBody;
@@ -70,7 +70,12 @@ impl Runtime {
         if let Some(log) = &spec.stderr_log {
             create_log(log).map_err(|source| Error::Log { path: log.display().to_string(), source })?;
         }
-        let outbound = Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone() });
+        let reporter = self.observer.clone().map(|observer| Reporter {
+            observer: observer as Arc<dyn OutboundObserver>,
+            route: Arc::clone(&spec.route),
+        });
+        let outbound =
+            Arc::new(OutboundGrant { client: self.outbound.clone(), policy: spec.outbound.clone(), reporter });
         let memory_budget = Arc::clone(&self.memory_budget);
         let prepared = Arc::new(Prepared { spec, static_env, outbound, memory_budget });
         let reused = match kind.reusable() {
@@ -100,7 +105,8 @@ impl Runtime {
         let stdout = OutputCapture::new(1 << 20, Overflow::Fail);
         let stderr = OutputCapture::new(limits.max_stderr, Overflow::Truncate);
         let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build_p1();
-        let no_access = OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default() };
+        let no_access =
+            OutboundGrant { client: self.outbound.clone(), policy: OutboundPolicy::default(), reporter: None };
         let outbound = OutboundSession::new(Arc::new(no_access), CdnLoop::default());
         let memory = (limits.max_memory, &self.memory_budget);
         let state = State::new(wasi, Inputs::default(), outbound, None, memory, Arc::default());

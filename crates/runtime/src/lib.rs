@@ -88,7 +88,7 @@ pub use request::Request;
 pub use spec::{HandlerSpec, Limits, ResponseOptions, Reuse, VolumeSpec};
 pub use stdin::{BodySender, BodyStream, RequestBody};
 pub use wagi_cgi::{CgiResponse, MatchedRoute, OutputError, RequestContext, ServerAuthority, SubRoute};
-pub use wagi_outbound_http::{MAX_HOPS, OutboundLimits, OutboundPolicy, loop_hops};
+pub use wagi_outbound_http::{MAX_HOPS, OutboundLimits, OutboundObserver, OutboundPolicy, OutboundResult, loop_hops};
 pub use wagi_platform::{
     Database, Databases, KeyValue, KeyValueStore, Platform, RedisStore, Sqlite, SqliteStore, StoreLimits, Stores,
     Variables,

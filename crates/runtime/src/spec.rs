@@ -13,6 +13,8 @@ use wagi_platform::Platform;
 pub struct HandlerSpec {
     /// A name for logs, usually the module reference.
     pub name: String,
+    /// The route the handler answers, as written; labels its outbound requests' metrics.
+    pub route: Arc<str>,
     /// The export called per request.
     pub entrypoint: String,
     /// The `argv` template, if any.
@@ -42,6 +44,7 @@ impl HandlerSpec {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
+            route: Arc::from(""),
             entrypoint: wagi_config::DEFAULT_ENTRYPOINT.to_owned(),
             argv_template: None,
             environment: Vec::new(),

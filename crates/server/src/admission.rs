@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wagi_runtime::{InstanceAdmission, InstanceSlot};
@@ -23,6 +24,16 @@ pub struct Admission {
     /// Slots taken and requests waiting, as exported metrics.
     running_gauge: Gauge,
     queued_gauge: Gauge,
+    rejections: Rejections,
+}
+
+/// Requests admission turned away, by why: the series that tells its `503`s from modules' own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rejections {
+    /// The queue was full.
+    pub(crate) queue_full: Counter,
+    /// The request waited `--queue-timeout` in the queue.
+    pub(crate) queue_timeout: Counter,
 }
 
 /// The slots to run one module; released when dropped.
@@ -39,8 +50,14 @@ impl Drop for Slot {
 }
 
 impl Admission {
-    /// `gauges` are (running, queued), kept up to date.
-    pub(crate) fn new(running: usize, queue: usize, wait: Duration, gauges: (Gauge, Gauge)) -> Self {
+    /// `gauges` are (running, queued), kept up to date; `rejections` are counted.
+    pub(crate) fn new(
+        running: usize,
+        queue: usize,
+        wait: Duration,
+        gauges: (Gauge, Gauge),
+        rejections: Rejections,
+    ) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(running.max(1))),
             waiting: AtomicUsize::new(0),
@@ -48,6 +65,7 @@ impl Admission {
             wait,
             running_gauge: gauges.0,
             queued_gauge: gauges.1,
+            rejections,
         }
     }
 
@@ -63,6 +81,7 @@ impl Admission {
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.rejections.queue_full.inc();
             return None;
         }
         self.queued_gauge.inc();
@@ -71,7 +90,10 @@ impl Admission {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         match permit {
             Ok(Ok(permit)) => Some(self.slot(permit)),
-            _ => None,
+            _ => {
+                self.rejections.queue_timeout.inc();
+                None
+            }
         }
     }
 }
@@ -89,12 +111,15 @@ mod tests {
 
     #[tokio::test]
     async fn excess_requests_queue_then_are_turned_away() {
-        let admission = Admission::new(1, 1, Duration::from_millis(50), (Gauge::default(), Gauge::default()));
+        let rejections = Rejections::default();
+        let admission =
+            Admission::new(1, 1, Duration::from_millis(50), (Gauge::default(), Gauge::default()), rejections.clone());
         let first = admission.admit(1).await.expect("a free slot");
         assert_eq!(admission.running_gauge.get(), 1);
         // The queue has room for one waiter, which times out because the slot stays taken.
         assert!(admission.admit(1).await.is_none());
         assert_eq!(admission.queued_gauge.get(), 0);
+        assert_eq!((rejections.queue_full.get(), rejections.queue_timeout.get()), (0, 1));
         drop(first);
         assert_eq!(admission.running_gauge.get(), 0);
         assert!(admission.admit(1).await.is_some());
@@ -102,7 +127,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_takes_as_many_slots_as_its_module_needs() {
-        let admission = Admission::new(4, 1, Duration::from_millis(50), (Gauge::default(), Gauge::default()));
+        let admission = Admission::new(
+            4,
+            1,
+            Duration::from_millis(50),
+            (Gauge::default(), Gauge::default()),
+            Rejections::default(),
+        );
         let component = admission.admit(3).await.expect("three free slots");
         // One slot is left: a request that needs two waits and times out, one that needs one runs.
         assert!(admission.admit(2).await.is_none());

@@ -21,6 +21,8 @@ mod logged_body;
 mod metrics;
 mod once;
 mod per_thread;
+#[cfg(target_os = "linux")]
+mod process;
 mod reply;
 mod routing;
 mod server;

@@ -23,6 +23,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::admission::Rejections;
 use crate::per_thread::PerThread;
 
 /// Every series wagi exports. Cheap to update from any thread.
@@ -32,10 +33,13 @@ pub struct Metrics {
     per_request: Arc<PerRequest>,
     pub(crate) running: Gauge,
     pub(crate) queued: Gauge,
+    pub(crate) rejections: Rejections,
     module_load: Family<ModuleLabel, Gauge<f64, AtomicU64>>,
     module_compile: Family<ModuleLabel, Gauge<f64, AtomicU64>>,
     artifact_cache: Family<OutcomeLabel, Counter>,
     reloads: Family<OutcomeLabel, Counter>,
+    outbound: Family<OutboundLabel, Counter>,
+    last_reload_success: Gauge,
     build_info: Family<BuildLabel, Gauge>,
 }
 
@@ -76,6 +80,17 @@ struct ModuleLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabel {
+    route: RouteName,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
 }
 
 /// The series every request updates: requests by route and status, their durations by route,
@@ -232,13 +247,28 @@ impl Default for Metrics {
 impl Metrics {
     /// All series registered, all zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("wagi");
+        // The process series keep the names every client library gives them; wagi's own are
+        // prefixed.
+        let mut root = Registry::default();
+        #[cfg(target_os = "linux")]
+        root.register_collector(Box::new(crate::process::Process));
+        let registry = root.sub_registry_with_prefix("wagi");
         let per_request = Arc::new(PerRequest::default());
         registry.register_collector(Box::new(Arc::clone(&per_request)));
         let running = Gauge::default();
         registry.register("instances_running", "Module instances running now", running.clone());
         let queued = Gauge::default();
         registry.register("requests_queued", "Requests waiting for a free instance", queued.clone());
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "admission_rejections",
+            "Requests answered 503 because no instance was free: the queue was full (queue_full) or the wait ran out (queue_timeout)",
+            rejected.clone(),
+        );
+        // One at a time: the family stays locked while a series it returned is borrowed.
+        let queue_full = rejected.get_or_create(&ReasonLabel { reason: "queue_full" }).clone();
+        let queue_timeout = rejected.get_or_create(&ReasonLabel { reason: "queue_timeout" }).clone();
+        let rejections = Rejections { queue_full, queue_timeout };
         let module_load = Family::<ModuleLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "module_load_seconds",
@@ -264,17 +294,33 @@ impl Metrics {
         for outcome in ["ok", "error"] {
             drop(reloads.get_or_create(&OutcomeLabel { outcome }));
         }
+        let outbound = Family::<OutboundLabel, Counter>::default();
+        registry.register(
+            "outbound_requests",
+            "Outbound HTTP requests modules made, by route and result: response (any status), denied (allowed_hosts), limited, failed",
+            outbound.clone(),
+        );
+        let last_reload_success = Gauge::default();
+        registry.register(
+            "last_reload_success",
+            "1 when the configuration in use is the one last read (startup or the last reload), 0 when the last reload failed",
+            last_reload_success.clone(),
+        );
+        last_reload_success.set(1);
         let build_info = Family::<BuildLabel, Gauge>::default();
         registry.register("build_info", "The running build, as labels; always 1", build_info.clone());
         Self {
-            registry,
+            registry: root,
             per_request,
             running,
             queued,
+            rejections,
             module_load,
             module_compile,
             artifact_cache,
             reloads,
+            outbound,
+            last_reload_success,
             build_info,
         }
     }
@@ -308,6 +354,7 @@ impl Metrics {
     pub fn reloaded(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "error" };
         self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.last_reload_success.set(i64::from(ok));
     }
 
     /// The text exposition of every series.
@@ -317,6 +364,13 @@ impl Metrics {
             let _ = writeln!(text, "# encoding failed: {error}");
         }
         text
+    }
+}
+
+impl wagi_runtime::OutboundObserver for Metrics {
+    fn outbound_done(&self, route: &Arc<str>, result: wagi_runtime::OutboundResult) {
+        let label = OutboundLabel { route: RouteName(Arc::clone(route)), result: result.as_str() };
+        self.outbound.get_or_create(&label).inc();
     }
 }
 

@@ -69,7 +69,8 @@ impl ServerOptions {
     /// and the runtime's reused instances together.
     pub fn admission(&self, metrics: &Metrics) -> Arc<Admission> {
         let gauges = (metrics.running.clone(), metrics.queued.clone());
-        Arc::new(Admission::new(self.max_running, self.max_queued, self.queue_timeout, gauges))
+        let rejections = metrics.rejections.clone();
+        Arc::new(Admission::new(self.max_running, self.max_queued, self.queue_timeout, gauges, rejections))
     }
 }
 

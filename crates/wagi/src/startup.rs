@@ -235,6 +235,7 @@ impl Startup {
             for (pattern, entrypoint) in handlers {
                 let spec = HandlerSpec {
                     name: module_name.clone(),
+                    route: Arc::from(pattern.to_string()),
                     entrypoint: entrypoint.clone(),
                     argv_template: entry.argv.clone(),
                     environment: entry

@@ -330,7 +330,10 @@ fn hostile_clients_get_errors_and_the_server_survives() {
 #[test]
 fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
     let site = Site::new();
-    let server = site.serve(&loop_and_hello(&site, "3s"), &["--max-instances", "1", "--max-queued", "0"]);
+    let server = site.serve(
+        &loop_and_hello(&site, "3s"),
+        &["--max-instances", "1", "--max-queued", "0", "--metrics-listen", "127.0.0.1:0"],
+    );
     let addr = server.addr;
     // With no queue, the looping request itself gets 503 if a `/hello` below holds the slot at
     // that moment: it retries until it runs.
@@ -348,6 +351,12 @@ fn requests_beyond_the_instance_bound_get_503_with_retry_after() {
     assert_eq!(server.get("/healthz").status, 200, "health is never queued");
     assert_eq!(looper.join().expect("looper"), Some(504));
     assert_eq!(server.get("/hello").status, 200, "the slot is free again");
+    // Those 503s are counted as admission's, apart from the statuses modules answer with.
+    let metrics = crate::observability::scrape(&server);
+    let full =
+        metrics.lines().find_map(|line| line.strip_prefix("wagi_admission_rejections_total{reason=\"queue_full\"} "));
+    assert!(full.and_then(|count| count.parse::<u64>().ok()).is_some_and(|count| count >= 1), "{metrics}");
+    assert!(metrics.contains("wagi_admission_rejections_total{reason=\"queue_timeout\"} 0\n"), "{metrics}");
 }
 
 #[test]

@@ -149,4 +149,14 @@ fn the_build_and_the_reload_counts_are_exported_from_the_start() {
         let line = format!("wagi_reloads_total{{outcome=\"{outcome}\"}} 0");
         assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
     }
+    assert!(metrics.lines().any(|l| l == "wagi_last_reload_success 1"), "{metrics}");
+    // The process's own series, under the names every Prometheus client library uses.
+    let value = |name: &str| {
+        let line = metrics.lines().find(|line| line.starts_with(&format!("{name} ")));
+        line.and_then(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{metrics}"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") >= 3.0 && value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_cpu_seconds_total") >= 0.0 && value("process_start_time_seconds") > 1.7e9);
 }

@@ -78,7 +78,7 @@ fn destinations_outside_allowed_hosts_are_refused() {
     ]
     .concat();
     let override_arg = format!("/overridden=127.0.0.1:{port}");
-    let server = site.serve(&config, &["--allowed-hosts", &override_arg]);
+    let server = site.serve(&config, &["--allowed-hosts", &override_arg, "--metrics-listen", "127.0.0.1:0"]);
     let denied = "error: Wasi error 7\n";
 
     let other_port = if port == 65535 { port - 1 } else { port + 1 };
@@ -97,6 +97,17 @@ fn destinations_outside_allowed_hosts_are_refused() {
     }
     let allowed = server.get(&format!("/overridden?url={}", peer.url("/echo")));
     assert!(allowed.text().starts_with("status: 201\n"), "{}", allowed.text());
+
+    // Each ended before its module answered, so the counts are complete.
+    let metrics = crate::observability::scrape(&server);
+    for series in [
+        "wagi_outbound_requests_total{route=\"/listed\",result=\"denied\"} 4\n",
+        "wagi_outbound_requests_total{route=\"/none\",result=\"denied\"} 1\n",
+        "wagi_outbound_requests_total{route=\"/empty\",result=\"denied\"} 1\n",
+        "wagi_outbound_requests_total{route=\"/overridden\",result=\"response\"} 1\n",
+    ] {
+        assert!(metrics.contains(series), "missing {series:?} in\n{metrics}");
+    }
 }
 
 #[test]
