@@ -46,11 +46,30 @@ pub(crate) enum Command {
     /// the module answered, 1 when it failed (the reason goes to stderr) and 2 on a usage error.
     #[command(args_override_self = true)]
     Run(Box<RunArgs>),
+    /// Print what the module of ROUTE wrote to stderr: the route's file under `--log-dir`.
+    Logs(LogsArgs),
     /// Print a completion script for SHELL: `wagi completions bash > /etc/bash_completion.d/wagi`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `wagi logs ROUTE`.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The route, as written in the configuration (`/hello`, `/api/...`) or as `wagi check`
+    /// prints it (a `_routes` sub-route has a file of its own).
+    #[arg(value_name = "ROUTE")]
+    pub(crate) route: String,
+
+    /// The directory the server appends module stderr to (default: the user's state directory).
+    #[arg(long = "log-dir", env = "WAGI_LOG_DIR", value_name = "LOG_DIR")]
+    pub(crate) log_dir: Option<PathBuf>,
+
+    /// Print the file's path instead of its contents.
+    #[arg(long = "path")]
+    pub(crate) path: bool,
 }
 
 /// `wagi run`: the request to build, the module to run it through, and that module's limits.

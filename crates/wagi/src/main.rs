@@ -6,6 +6,7 @@ mod failure;
 mod lifecycle;
 mod listen;
 mod log_file;
+mod logs;
 mod run;
 mod serve;
 mod server_log;
@@ -15,7 +16,8 @@ mod total_memory;
 
 /// Every request allocates and frees many small objects across the tokio workers; jemalloc's
 /// per-thread caches cut the allocator's share of the CPU, which glibc's malloc made about a
-/// fifth of the server's time (see docs/performance.md).
+/// fifth of the server's time (see docs/performance.md). jemalloc does not build with MSVC.
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
             Some(Command::Check(args)) => check(*args).await,
             Some(Command::Pull(source)) => pull(*source).await,
             Some(Command::Run(args)) => run::run(*args).await,
+            Some(Command::Logs(args)) => logs::logs(args),
             Some(Command::Completions { shell }) => {
                 clap_complete::generate(
                     shell,

@@ -183,7 +183,7 @@ impl Startup {
         let compiled = compile_all(runtime, &modules, &names, &reused, &self.artifacts, &self.metrics, false).await?;
         check_component_entries(&config, &modules, &compiled)?;
 
-        let log_dir = settings.log_dir.clone().unwrap_or_else(|| default_dir(DirKind::Logs));
+        let log_dir = settings.log_dir.clone().unwrap_or_else(default_log_dir);
         let mut routes = Vec::new();
         let mut summary = Vec::new();
         for (entry, module) in config.modules.drain(..).zip(&modules) {
@@ -471,6 +471,11 @@ fn module_name(entry: &ModuleEntry) -> String {
         wagi_config::ModuleRef::Parcel(parcel) => parcel.name.clone(),
         wagi_config::ModuleRef::Url { url, .. } => url.clone(),
     }
+}
+
+/// Where module stderr goes without `--log-dir`.
+pub(crate) fn default_log_dir() -> PathBuf {
+    default_dir(DirKind::Logs)
 }
 
 /// `<log-dir>/<sha256(route)>/module.stderr`, the original's layout.

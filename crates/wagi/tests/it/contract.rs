@@ -160,6 +160,24 @@ fn module_stderr_is_appended_to_the_route_log() {
         server.log_dir.join("3b45426f3a69c7f982c999d4c2db97d34b7a08f307fda75871fa28e57923204b").join("module.stderr");
     let content = std::fs::read(&log).expect("stderr log");
     assert_eq!(content, b"Content-Type: application/octet-stream\n\noops");
+
+    // `wagi logs ROUTE` finds it by route.
+    let logs = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wagi"))
+            .arg("logs")
+            .args(args)
+            .arg("--log-dir")
+            .arg(&server.log_dir)
+            .output()
+            .expect("run wagi logs")
+    };
+    let printed = logs(&["/stderr"]);
+    assert!(printed.status.success());
+    assert_eq!(printed.stdout, content);
+    assert_eq!(String::from_utf8_lossy(&logs(&["/stderr", "--path"]).stdout).trim_end(), log.display().to_string());
+    let never_ran = logs(&["/other"]);
+    assert_eq!(never_ran.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&never_ran.stderr).contains("no stderr log for the route `/other`"));
 }
 
 #[test]
