@@ -7,7 +7,8 @@
 //! [`OutboundLimits`]) performs requests; an [`OutboundPolicy`] (one per handler) says where a
 //! module may connect; an [`OutboundSession`] (one per request) holds the responses the guest
 //! has open. [`add_to_linker`] links the functions once into a wasmtime linker. A handler's
-//! [`Reporter`] tells an [`OutboundObserver`] how each request ended.
+//! [`Reporter`] tells an [`OutboundObserver`] how each request ended. Each request has a span of
+//! its own, whose W3C trace context it carries when traces are exported.
 //!
 //! Every destination, redirect hops included, is checked against the handler's
 //! `allowed_hosts`. Every request carries the `CDN-Loop` entries of the request the module runs
@@ -23,6 +24,7 @@ mod held;
 mod linker;
 mod observer;
 mod session;
+mod trace_context;
 mod wasi_http;
 
 pub use abi::ErrorCode;

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use reqwest::Url;
+use tracing::Instrument;
 use wasmtime::{Caller, Linker};
 use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
 
@@ -12,6 +13,7 @@ use crate::abi::{ErrorCode, GuestMemory, GuestSlice, MODULE};
 use crate::client::OutgoingRequest;
 use crate::observer::OutboundResult;
 use crate::session::OutboundSession;
+use crate::trace_context;
 
 /// How a host function finds the session in the store's data.
 type Accessor<T> = fn(&mut T) -> &mut OutboundSession;
@@ -99,10 +101,15 @@ async fn req<T>(caller: &mut Caller<'_, T>, session: Accessor<T>, args: ReqArgs)
         return Err(code);
     }
     state.cdn_loop.stamp(&mut request.headers);
+    let span = trace_context::span(&request.method, &request.url);
+    trace_context::inject(&span, &mut request.headers);
     let held = state.held();
-    let sent = grant.client.send(request, &grant.policy.allowed_hosts, held).await;
+    let sent = grant.client.send(request, &grant.policy.allowed_hosts, held).instrument(span.clone()).await;
     grant.report(match &sent {
-        Ok(_) => OutboundResult::Response,
+        Ok(response) => {
+            trace_context::record_status(&span, response.status);
+            OutboundResult::Response
+        }
         Err(code) => OutboundResult::Failed.unless_denied(*code),
     });
     let response = sent?;

@@ -10,12 +10,14 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{Instrument, Span};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::client::{OutboundClient, error_chain};
 use crate::held::Held;
 use crate::observer::OutboundResult;
 use crate::session::OutboundSession;
+use crate::trace_context;
 
 /// What `send_request` returns: the response, and a future that reports a failure of its body.
 type Sent = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
@@ -29,16 +31,20 @@ impl WasiHttpHooks for OutboundSession {
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let admitted = self.admit_wasi_http(request.uri());
         self.cdn_loop.stamp(request.headers_mut());
+        let span = trace_context::span(request.method(), request.uri());
+        trace_context::inject(&span, request.headers_mut());
         let held = self.held();
         let grant = self.sender();
-        Box::new(async move {
+        let send = async move {
             let permit = admitted.inspect_err(|error| grant.report(result_of(error)))?;
             let sent = grant.client.send_wasi_http(request, held).await;
             grant.report(sent.as_ref().map_or_else(result_of, |_| OutboundResult::Response));
             let response = sent?;
+            trace_context::record_status(&Span::current(), response.status());
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response.map(|body| PermitBody { body, _permit: permit }.boxed_unsync()), done))
-        })
+        };
+        Box::new(send.instrument(span))
     }
 }
 

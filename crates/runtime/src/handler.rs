@@ -4,6 +4,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+use tracing::Instrument;
 use wagi_cgi::{StaticEnv, SubRoute, parse_routes_output};
 use wagi_outbound_http::{CdnLoop, OutboundGrant, OutboundObserver, OutboundPolicy, OutboundSession, Reporter};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -154,10 +155,18 @@ impl Handler {
         request: Request,
         slot: S,
     ) -> impl Future<Output = Result<http::Response<ResponseBody>, RunError>> + Send + use<S> {
-        let begun = match &self.reused {
-            Some(reused) => Begun::Reused(reused.handle(request, slot)),
-            None => Begun::Fresh(self.start(request, slot)),
-        };
+        // The guest's time, a child of the request's span; disabled, and free, unless traces are
+        // exported or the log asks for it.
+        let span = tracing::info_span!(
+            "guest",
+            wagi.module.name = %self.prepared.spec.name,
+            wagi.module.kind = self.kind.name(),
+            wagi.instance = if self.reused.is_some() { "reused" } else { "fresh" },
+        );
+        let begun = span.in_scope(|| match &self.reused {
+            Some(reused) => Begun::Reused(reused.handle(request, slot).instrument(span.clone())),
+            None => Begun::Fresh(self.start(request, slot, span.clone())),
+        });
         async move {
             match begun {
                 Begun::Fresh(started) => {
@@ -176,21 +185,29 @@ impl Handler {
 
     /// Sets `request` up and makes the guest's run: the instance, then releasing `slot` and
     /// logging stderr.
-    fn start<S: Send + 'static>(self: &Arc<Self>, request: Request, slot: S) -> Result<(Guest, Answer), RunError> {
+    fn start<S: Send + 'static>(
+        self: &Arc<Self>,
+        request: Request,
+        slot: S,
+        span: tracing::Span,
+    ) -> Result<(Guest, Answer), RunError> {
         let handler = Arc::clone(self);
         self.kind.setup(&self.prepared, request, move |state, stderr, output_limit: Option<Arc<OutputLimit>>| {
             let store = store(handler.kind.engine(), state);
-            Box::pin(async move {
-                let limits = &handler.prepared.spec.limits;
-                let outcome = run(&handler.kind, store, limits, handler.observer.as_deref()).await;
-                drop(slot);
-                handler.prepared.log_stderr(&stderr).await;
-                match output_limit {
-                    // A guest whose write failed at the limit may trap on it; the limit is the cause.
-                    Some(limit) if limit.overflowed() => Err(RunError::OutputTooLarge { limit: limit.limit() }),
-                    _ => outcome,
+            Box::pin(
+                async move {
+                    let limits = &handler.prepared.spec.limits;
+                    let outcome = run(&handler.kind, store, limits, handler.observer.as_deref()).await;
+                    drop(slot);
+                    handler.prepared.log_stderr(&stderr).await;
+                    match output_limit {
+                        // A guest whose write failed at the limit may trap on it; the limit is the cause.
+                        Some(limit) if limit.overflowed() => Err(RunError::OutputTooLarge { limit: limit.limit() }),
+                        _ => outcome,
+                    }
                 }
-            }) as Guest
+                .instrument(span),
+            ) as Guest
         })
     }
 }

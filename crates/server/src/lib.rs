@@ -24,6 +24,7 @@ mod per_thread;
 #[cfg(target_os = "linux")]
 mod process;
 mod reply;
+mod request_span;
 mod routing;
 mod server;
 mod service;

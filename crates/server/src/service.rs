@@ -16,6 +16,7 @@ use crate::access::Exchange;
 use crate::admission::Slot;
 use crate::logged_body::LoggedBody;
 use crate::reply::{Body, empty, not_ready, plain};
+use crate::request_span::{record_answer, request_span};
 use crate::routing::Route;
 use crate::state::{Connection, ServerState};
 use crate::status::RequestError;
@@ -49,7 +50,7 @@ pub(crate) async fn handle(
         referer: request.headers().get(header::REFERER).cloned(),
         user_agent: request.headers().get(header::USER_AGENT).cloned(),
     };
-    let span = tracing::info_span!("request", id = exchange.id);
+    let span = request_span(exchange.id, &request);
     let host = one_host(&request);
     let (route, response) = async {
         let (route, result) = match host {
@@ -65,9 +66,10 @@ pub(crate) async fn handle(
         });
         (route, response)
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
     let status = response.status().as_u16();
+    record_answer(&span, &exchange.method, route.as_deref(), status);
     let exchange = Exchange { route, ..exchange };
     Ok(response.map(|body| LoggedBody::new(body, status, exchange, connection, in_flight)))
 }

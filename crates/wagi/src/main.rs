@@ -13,6 +13,7 @@ mod server_log;
 mod startup;
 mod stores;
 mod total_memory;
+mod traces;
 
 /// Every request allocates and frees many small objects across the tokio workers; jemalloc's
 /// per-thread caches cut the allocator's share of the CPU, which glibc's malloc made about a
@@ -36,7 +37,7 @@ use crate::startup::Startup;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    server_log::init(match &cli.command {
+    let traces = server_log::init(match &cli.command {
         None => cli.serve.server_log_format,
         Some(Command::Check(args)) => args.server_log_format,
         Some(_) => ServerLogFormat::Text,
@@ -68,6 +69,12 @@ fn main() -> ExitCode {
             None => serve::serve(cli.serve).await,
         }
     });
+    drop(runtime);
+    if let Some(traces) = traces
+        && let Err(error) = traces.shutdown()
+    {
+        eprintln!("warning: the last traces may not have been exported: {error}");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

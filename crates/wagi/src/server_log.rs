@@ -1,28 +1,40 @@
 //! The server's own messages, all on stderr so that stdout carries only the access log: the
 //! lines scripts wait for ("Listening on", "Ready: serving on", "Reloaded") and tracing's
-//! events, as text or, with `--server-log-format json`, as JSON lines.
+//! events, as text or, with `--server-log-format json`, as JSON lines; and where spans go when
+//! traces are exported.
 
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, fmt};
 
 use crate::cli::ServerLogFormat;
+use crate::traces;
 
 /// The format chosen at startup; text until then.
 static FORMAT: OnceLock<ServerLogFormat> = OnceLock::new();
 
 /// Sends tracing's events (by default warnings and errors; `RUST_LOG` chooses) to stderr in
-/// `format`.
-pub(crate) fn init(format: ServerLogFormat) {
+/// `format`, and wagi's spans to an OTLP exporter when the environment names one (see
+/// `traces.rs`). Returns the exporter, to be shut down (flushing its last spans) before exiting.
+pub(crate) fn init(format: ServerLogFormat) -> Option<SdkTracerProvider> {
     let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        ServerLogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal() && !no_color()).init(),
-        ServerLogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
-    }
+    let log = match format {
+        ServerLogFormat::Text => {
+            fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal() && !no_color()).boxed()
+        }
+        ServerLogFormat::Json => {
+            fmt::layer().json().flatten_event(true).with_current_span(false).with_writer(std::io::stderr).boxed()
+        }
+    };
+    let (traces, provider) = traces::from_env().unzip();
+    tracing_subscriber::registry().with(log.with_filter(filter)).with(traces).init();
+    provider
 }
 
 /// Whether `NO_COLOR` asks for output without colour: set and not empty, as no-color.org says.

@@ -64,6 +64,17 @@ pub(crate) enum Answer {
 }
 
 impl Kind {
+    /// The kind's name, for traces: `cgi` or `wasi-http`, and what the module is.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Core(_) => "cgi (WASI preview 1 module)",
+            Self::Command(_) => "cgi (WASI 0.2 component)",
+            Self::Command03(_) => "cgi (WASI 0.3 component)",
+            Self::Http(_) => "wasi-http (WASI 0.2 component)",
+            Self::Http03(_) => "wasi-http (WASI 0.3 component)",
+        }
+    }
+
     /// Links `code` for `spec`, as the kind its bytes say it is.
     pub(crate) fn link(runtime: &Runtime, code: &Compiled, spec: &HandlerSpec) -> Result<Self, Error> {
         match code {

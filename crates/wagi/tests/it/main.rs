@@ -25,5 +25,6 @@ mod spin_data;
 mod startup;
 mod support;
 mod tls;
+mod traces;
 mod wasi_http;
 mod wasi_p3;
