@@ -10,19 +10,41 @@ use wagi_loader::{LoaderOptions, RegistryOptions};
 
 use crate::listen::{ListenAddress, parse_listen};
 
-/// What `--version` says: wagi's version, the wasmtime it links and the commit it was built from.
-pub(crate) const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (wasmtime ",
-    env!("WAGI_WASMTIME_VERSION"),
-    ", commit ",
-    env!("WAGI_COMMIT"),
-    ")"
+/// wagi's version, the wasmtime it links and the commit it was built from.
+macro_rules! version {
+    () => {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (wasmtime ",
+            env!("WAGI_WASMTIME_VERSION"),
+            ", commit ",
+            env!("WAGI_COMMIT"),
+            ")"
+        )
+    };
+}
+
+/// What `-V` says.
+const VERSION: &str = version!();
+
+/// What `--version` says: [`VERSION`], then what this build can run and serve. jemalloc is left
+/// out with MSVC, where it does not build.
+#[cfg(not(target_env = "msvc"))]
+const LONG_VERSION: &str = concat!(
+    version!(),
+    "\nfeatures: wasi-p1, wasi-p2, wasi-p3, wasi-http, spin-variables, spin-key-value, spin-sqlite, redis, oci, \
+     bindle, tls, otlp-traces, jemalloc"
+);
+#[cfg(target_env = "msvc")]
+const LONG_VERSION: &str = concat!(
+    version!(),
+    "\nfeatures: wasi-p1, wasi-p2, wasi-p3, wasi-http, spin-variables, spin-key-value, spin-sqlite, redis, oci, \
+     bindle, tls, otlp-traces"
 );
 
 /// WAGI: serve WebAssembly modules as CGI programs.
 #[derive(Debug, Parser)]
-#[command(name = "wagi", version = VERSION, about, args_conflicts_with_subcommands = true, args_override_self = true)]
+#[command(name = "wagi", version = VERSION, long_version = LONG_VERSION, about, args_conflicts_with_subcommands = true, args_override_self = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,

@@ -120,7 +120,14 @@ fn help_and_version_describe_every_subcommand() {
     // The version, the wasmtime it links and the commit it was built from.
     let version = stdout(&version);
     assert!(version.starts_with(&format!("wagi {} (wasmtime 48.", env!("CARGO_PKG_VERSION"))), "{version}");
-    assert!(version.trim_end().ends_with(')') && version.contains(", commit "), "{version}");
+    let mut lines = version.lines();
+    assert!(lines.next().is_some_and(|first| first.ends_with(')') && first.contains(", commit ")), "{version}");
+    // And what it can run and serve.
+    let features = lines.next().unwrap_or_default();
+    assert!(
+        features.starts_with("features: wasi-p1, wasi-p2, wasi-p3, wasi-http") && features.contains("otlp-traces"),
+        "{version}"
+    );
     let help = stdout(&wagi("--help"));
     for subcommand in ["check", "pull", "run"] {
         let line = help.lines().find(|l| l.trim_start().starts_with(subcommand)).unwrap_or_default();
