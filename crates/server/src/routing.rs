@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwapOption;
 use wagi_config::{RouteMatch, RoutePattern};
@@ -76,6 +77,8 @@ impl RoutingTable {
 #[derive(Debug, Default)]
 pub struct Routes {
     current: ArcSwapOption<RoutingTable>,
+    /// Shutting down: `/healthz` is not ready, while requests are still routed.
+    draining: AtomicBool,
 }
 
 impl Routes {
@@ -92,5 +95,16 @@ impl Routes {
     /// The table requests are routed with now; `None` before the first load.
     pub fn current(&self) -> Option<Arc<RoutingTable>> {
         self.current.load_full()
+    }
+
+    /// From now on `/healthz` answers 503, so that load balancers stop sending requests, which
+    /// are still served meanwhile (`--shutdown-delay`).
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }

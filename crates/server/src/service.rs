@@ -122,6 +122,9 @@ pub(crate) async fn answer<B: RequestBodyStream>(
         return (None, Ok(not_ready()));
     };
     if path == HEALTHZ {
+        if state.routes.is_draining() {
+            return (None, Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")));
+        }
         return (None, Ok(plain(StatusCode::OK, "OK")));
     }
     if !is_well_formed_path(path) {

@@ -513,7 +513,13 @@ pub(crate) struct ServeArgs {
     #[arg(long = "keep-alive-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration, env = "WAGI_KEEP_ALIVE_TIMEOUT")]
     pub(crate) keep_alive_timeout: Duration,
 
-    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    /// How long to keep serving after SIGTERM or SIGINT, with `/healthz` answering 503 so that
+    /// load balancers stop sending requests, before draining.
+    #[arg(long = "shutdown-delay", value_name = "DURATION", default_value = "0s", value_parser = parse_duration, env = "WAGI_SHUTDOWN_DELAY")]
+    pub(crate) shutdown_delay: Duration,
+
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT (after
+    /// `--shutdown-delay`).
     #[arg(long = "shutdown-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WAGI_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Duration,
 

@@ -44,15 +44,10 @@ impl Signals {
         Ok(Self {})
     }
 
-    /// Cancels `shutdown` on SIGINT or SIGTERM; asks for a reload on each SIGHUP; reopens
+    /// On SIGINT or SIGTERM, stops as `stop` says; asks for a reload on each SIGHUP; reopens
     /// `log_file` on each SIGUSR1, as logrotate expects. A second SIGINT or SIGTERM during the
-    /// graceful shutdown exits at once, with code [`INTERRUPTED`].
-    pub(crate) async fn run(
-        mut self,
-        shutdown: CancellationToken,
-        reload: mpsc::Sender<()>,
-        log_file: Option<LogFile>,
-    ) {
+    /// shutdown exits at once, with code [`INTERRUPTED`].
+    pub(crate) async fn run(mut self, stop: Stop, reload: mpsc::Sender<()>, log_file: Option<LogFile>) {
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         #[cfg(unix)]
@@ -72,8 +67,25 @@ impl Signals {
             let _ = (&mut interrupt).await;
             drop((reload, log_file));
         }
+        stop.routes.drain();
+        if !stop.delay.is_zero() {
+            announce(&format!(
+                "Shutting down in {} (--shutdown-delay): /healthz answers 503, requests are still served",
+                humantime::format_duration(stop.delay)
+            ));
+            tokio::select! {
+                () = tokio::time::sleep(stop.delay) => {}
+                () = self.second_signal() => exit_now(),
+            }
+        }
         tracing::info!("shutting down: no new connections, waiting for requests in flight");
-        shutdown.cancel();
+        stop.token.cancel();
+        self.second_signal().await;
+        exit_now();
+    }
+
+    /// Waits for another SIGINT or SIGTERM.
+    async fn second_signal(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -81,9 +93,22 @@ impl Signals {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("wagi: a second signal: exiting now, cutting off the requests in flight");
-        std::process::exit(INTERRUPTED);
     }
+}
+
+/// Ends wagi at a second signal, cutting off the requests in flight.
+fn exit_now() -> ! {
+    eprintln!("wagi: a second signal: exiting now, cutting off the requests in flight");
+    std::process::exit(INTERRUPTED);
+}
+
+/// How the server stops on SIGINT or SIGTERM: `/healthz` of `routes` turns not ready at once,
+/// requests are still served for `delay` so that load balancers notice, then `token` is
+/// cancelled and the server drains.
+pub(crate) struct Stop {
+    pub(crate) token: CancellationToken,
+    pub(crate) routes: Arc<Routes>,
+    pub(crate) delay: Duration,
 }
 
 /// Reopens the access log's file, if it has one.

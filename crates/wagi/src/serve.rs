@@ -13,7 +13,7 @@ use wagi_server::{AccessLog, LogFormat, Metrics, Routes, Services, Tls};
 
 use crate::cli::{LogFormatArg, ServeArgs};
 use crate::failure;
-use crate::lifecycle::{self, Signals};
+use crate::lifecycle::{self, Signals, Stop};
 use crate::log_file::{self, LogFile};
 use crate::server_log::announce;
 use crate::startup::Startup;
@@ -105,7 +105,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     announce(&format!("Listening on {urls} while the modules load"));
     announce(&startup.total_memory_line());
     let (reload_requests, reload_queue) = mpsc::channel(1);
-    tokio::spawn(signals.run(shutdown.clone(), reload_requests.clone(), log_file));
+    let stop = Stop { token: shutdown.clone(), routes: Arc::clone(&routes), delay: args.shutdown_delay };
+    tokio::spawn(signals.run(stop, reload_requests.clone(), log_file));
 
     let globals = source.globals(&config)?;
     let loaded = startup.load(config, &globals).await?;

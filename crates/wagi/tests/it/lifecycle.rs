@@ -1,4 +1,5 @@
-//! The server's life: readiness while loading, reloading under load, and draining on SIGTERM.
+//! The server's life: readiness while loading, reloading under load, and draining on SIGTERM,
+//! after `--shutdown-delay` with `/healthz` failing.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -155,4 +156,27 @@ fn a_second_signal_during_the_graceful_shutdown_exits_at_once() {
     let mut rest = Vec::new();
     let _ = connection.read_to_end(&mut rest);
     assert!(!String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"), "the request in flight was cut off");
+}
+
+#[test]
+fn with_a_shutdown_delay_healthz_fails_at_once_while_requests_are_still_served() {
+    let site = Site::new();
+    site.write("hello.wat", text_module("hello"));
+    let config = entry("/hello", "hello.wat");
+    // A long delay, ended by a second signal: the test does not wait for it.
+    let server = site.serve(&config, &["--shutdown-delay", "1h"]);
+    server.signal("TERM");
+    server.wait_line("Shutting down in 1h (--shutdown-delay)");
+    let health = server.get("/healthz");
+    assert_eq!((health.status, health.text().as_str()), (503, "shutting down\n"));
+    // New connections are still accepted and served, so nothing is lost while load balancers
+    // take the server out.
+    assert_eq!(server.get("/hello").status, 200);
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(130));
+
+    // A short delay ends by itself, then the server drains and exits as without one.
+    let server = site.serve(&config, &["--shutdown-delay", "200ms"]);
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(0));
 }
