@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod examples;
 mod fuzz;
+mod image;
 mod site_config;
 mod toolchains;
 mod wrk;
@@ -29,6 +30,8 @@ commands:
   fuzz        run the fuzz targets: `fuzz --seconds N [TARGET...]` (nightly + cargo-fuzz)
   bench       measure wagi against a minimal hyper server (release builds, wrk):
               `bench [--rounds N] [--seconds S]`
+  image       build the container image `localhost/wagi:VERSION` and `:latest` from scratch with
+              buildah: a static, stripped musl build (needs musl-tools and buildah), nothing pulled
 ";
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run_all(),
         Some("fuzz") => fuzz::run_targets(&rest),
         Some("bench") => bench::run_bench(&rest),
+        Some("image") => image::build_image(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
