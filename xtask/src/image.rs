@@ -24,12 +24,14 @@ const USER: &str = "10001:10001";
 const BINARY: &str = "/usr/local/bin/wagi";
 
 /// The image's directories: (path, mode, owned by `USER`).
-const LAYOUT: [(&str, &str, bool); 4] = [
+const LAYOUT: [(&str, &str, bool); 5] = [
     // The module cache holds compiled code that wagi runs, so only wagi may write it.
     ("/var/cache/wagi", "0700", true),
     ("/var/log/wagi", "0750", true),
     ("/var/lib/wagi", "0700", true),
     ("/etc/wagi", "0755", false),
+    // For `wagi run`'s scratch files, as on any system (with a read-only root, mount a volume).
+    ("/tmp", "1777", false),
 ];
 
 /// The default command: arguments after the image name replace it whole.
@@ -70,27 +72,20 @@ pub(crate) fn build_image(args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     let name = format!("localhost/wagi:{version}");
     let container = read_stdout(Command::new("buildah").args(["from", "--pull=never", "scratch"]))?;
     let container = container.trim();
-    let built = assemble(&root, &stage, container, &name);
+    let built = assemble(&root, &stage, container, (&name, &version));
     // The working container is removed whether or not the image was made.
     let removed = run(Command::new("buildah").args(["rm", container]));
     built?;
     removed?;
     run(Command::new("buildah").args(["tag", &name, "localhost/wagi:latest"]))?;
-    let size = read_stdout(Command::new("buildah").args([
-        "inspect",
-        "--type",
-        "image",
-        "--format",
-        "{{.FromImageSize}}",
-        &name,
-    ]))
-    .unwrap_or_default();
-    println!("built {name} and localhost/wagi:latest ({} bytes uncompressed)", size.trim());
+    let size = read_stdout(Command::new("buildah").args(["images", "--format", "{{.Size}}", &name]))?;
+    println!("built {name} and localhost/wagi:latest ({} uncompressed)", size.trim());
     Ok(())
 }
 
-/// Puts the staged files into `container` and commits it as `name`.
-fn assemble(root: &Path, stage: &Path, container: &str, name: &str) -> anyhow::Result<()> {
+/// Puts the staged files into `container` and commits it as `image.0`, of version `image.1`.
+fn assemble(root: &Path, stage: &Path, container: &str, image: (&str, &str)) -> anyhow::Result<()> {
+    let (name, version) = image;
     let copy = |chown: Option<&str>, chmod: &str, source: &Path, destination: &str| {
         let mut command = Command::new("buildah");
         command.arg("copy");
@@ -113,6 +108,7 @@ fn assemble(root: &Path, stage: &Path, container: &str, name: &str) -> anyhow::R
         .args(["--env", "WAGI_LOG_DIR=/var/log/wagi", "--port", "3000"])
         .args(["--volume", "/var/cache/wagi", "--volume", "/var/log/wagi"])
         .args(["--label", "org.opencontainers.image.title=wagi"])
+        .args(["--label", &format!("org.opencontainers.image.version={version}")])
         .args([
             "--label",
             "org.opencontainers.image.description=A WebAssembly Gateway Interface server: CGI for WebAssembly modules",
