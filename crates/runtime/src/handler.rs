@@ -163,10 +163,10 @@ impl Handler {
             wagi.module.kind = self.kind.name(),
             wagi.instance = if self.reused.is_some() { "reused" } else { "fresh" },
         );
-        let begun = span.in_scope(|| match &self.reused {
-            Some(reused) => Begun::Reused(reused.handle(request, slot).instrument(span.clone())),
-            None => Begun::Fresh(self.start(request, slot, span.clone())),
-        });
+        let begun = match &self.reused {
+            Some(reused) => Begun::Reused(reused.handle(request, slot).instrument(span)),
+            None => Begun::Fresh(self.start(request, slot, span)),
+        };
         async move {
             match begun {
                 Begun::Fresh(started) => {

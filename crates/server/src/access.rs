@@ -52,6 +52,11 @@ impl AccessLog {
         Self { format, out: Mutex::new(out), buffers: PerThread::default() }
     }
 
+    /// Whether lines record the `Referer` and `User-Agent` headers.
+    pub(crate) fn records_agents(&self) -> bool {
+        self.format != LogFormat::Common
+    }
+
     /// Writes the buffered lines to the present destination, then sends later lines to `out`:
     /// a log file reopened after logrotate moved it away.
     pub fn reopen(&self, out: Box<dyn Write + Send>) {
@@ -109,7 +114,14 @@ pub(crate) struct Exchange {
     pub(crate) version: Version,
     /// The matched route's label; `None` when no configured route answered.
     pub(crate) route: Option<Arc<str>>,
-    /// The `Referer` and `User-Agent` headers, for the combined and JSON formats.
+    /// The `Referer` and `User-Agent` headers, kept only for the combined and JSON formats; boxed,
+    /// since every request moves an `Exchange` several times.
+    pub(crate) agents: Option<Box<Agents>>,
+}
+
+/// The request headers that say where a client came from and what it is.
+#[derive(Debug, Default)]
+pub(crate) struct Agents {
     pub(crate) referer: Option<HeaderValue>,
     pub(crate) user_agent: Option<HeaderValue>,
 }
@@ -148,7 +160,8 @@ impl Entry<'_> {
     fn write_combined(&self, out: &mut Vec<u8>) {
         self.write_clf(out);
         let mut put = |piece: &str| out.extend_from_slice(piece.as_bytes());
-        for header in [&self.exchange.referer, &self.exchange.user_agent] {
+        let agents = self.exchange.agents.as_deref();
+        for header in [agents.and_then(|a| a.referer.as_ref()), agents.and_then(|a| a.user_agent.as_ref())] {
             put(" \"");
             match header {
                 Some(value) => escape(&String::from_utf8_lossy(value.as_bytes()), &mut put),
@@ -182,9 +195,8 @@ impl Entry<'_> {
 
     fn json(&self) -> String {
         let e = self.exchange;
-        let text = |header: &Option<HeaderValue>| {
-            header.as_ref().map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
+        let text =
+            |header: Option<&HeaderValue>| header.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let mut line = serde_json::json!({
             "time": humantime::format_rfc3339_micros(self.time).to_string(),
             "id": e.id,
@@ -196,8 +208,8 @@ impl Entry<'_> {
             "status": self.status,
             "bytes": self.bytes,
             "duration": self.duration.as_secs_f64(),
-            "referer": text(&e.referer),
-            "user_agent": text(&e.user_agent),
+            "referer": text(e.agents.as_ref().and_then(|a| a.referer.as_ref())),
+            "user_agent": text(e.agents.as_ref().and_then(|a| a.user_agent.as_ref())),
         })
         .to_string();
         line.push('\n');
@@ -252,8 +264,7 @@ mod tests {
             target: "/hello?a=\"b\"".to_owned(),
             version: Version::HTTP_11,
             route: Some(Arc::from("/hello")),
-            referer: None,
-            user_agent: Some(HeaderValue::from_static("curl/8.5.0")),
+            agents: Some(Box::new(Agents { referer: None, user_agent: Some(HeaderValue::from_static("curl/8.5.0")) })),
         }
     }
 

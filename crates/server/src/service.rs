@@ -12,7 +12,7 @@ use hyper::body::{Body as HttpBody, Incoming};
 use tracing::Instrument;
 use wagi_runtime::{MatchedRoute, RequestBody, RequestContext, ServerAuthority};
 
-use crate::access::Exchange;
+use crate::access::{Agents, Exchange};
 use crate::admission::Slot;
 use crate::logged_body::LoggedBody;
 use crate::reply::{Body, empty, not_ready, plain};
@@ -36,7 +36,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<LoggedBody>, Infallible> {
     let in_flight = connection.activity.request_started();
     let remote = Arc::clone(&connection.remote_ip);
-    let exchange = Exchange {
+    let mut exchange = Exchange {
         id: next_request_id(),
         started: Instant::now(),
         remote: Arc::clone(&remote),
@@ -47,9 +47,16 @@ pub(crate) async fn handle(
             .map_or_else(|| request.uri().to_string(), |target| target.as_str().to_owned()),
         version: request.version(),
         route: None,
-        referer: request.headers().get(header::REFERER).cloned(),
-        user_agent: request.headers().get(header::USER_AGENT).cloned(),
+        agents: None,
     };
+    // Only the combined and JSON formats record them.
+    if connection.state.access_log.as_ref().is_some_and(|log| log.records_agents()) {
+        let headers = request.headers();
+        exchange.agents = Some(Box::new(Agents {
+            referer: headers.get(header::REFERER).cloned(),
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+        }));
+    }
     let span = request_span(exchange.id, &request);
     let host = one_host(&request);
     let (route, response) = async {
